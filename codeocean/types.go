@@ -1,0 +1,208 @@
+// Package codeocean is a client for the Code Ocean REST API (the parts aindfs
+// needs: data assets, their files, attaching them to capsules).
+//
+// It knows nothing of sessions: it finds, describes and attaches data assets.
+package codeocean
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DataAsset is a Code Ocean data asset. Unknown fields are ignored; numbers
+// may arrive as ints, floats or strings; null is the same as absent.
+type DataAsset struct {
+	ID                  string            `json:"id"`
+	Created             Time              `json:"created"`
+	Name                string            `json:"name"`
+	Mount               string            `json:"mount"`
+	State               string            `json:"state"` // draft, ready, failed
+	Type                string            `json:"type"`  // dataset, result, combined, model
+	LastUsed            Time              `json:"last_used"`
+	Owner               string            `json:"owner,omitempty"`
+	OwnerEmail          string            `json:"owner_email,omitempty"`
+	Description         string            `json:"description,omitempty"`
+	Tags                []string          `json:"tags,omitempty"`
+	Files               Int               `json:"files,omitempty"`
+	Size                Int               `json:"size,omitempty"`
+	CustomMetadata      map[string]String `json:"custom_metadata,omitempty"`
+	SourceBucket        *SourceBucket     `json:"source_bucket,omitempty"`
+	Provenance          *Provenance       `json:"provenance,omitempty"`
+	FailureReason       string            `json:"failure_reason,omitempty"`
+	ContainedDataAssets json.RawMessage   `json:"contained_data_assets,omitempty"`
+}
+
+// SourceBucket says where an asset's files live outside Code Ocean.
+type SourceBucket struct {
+	Origin   string `json:"origin"` // aws, local, gcp
+	Bucket   string `json:"bucket"`
+	Prefix   string `json:"prefix"`
+	External bool   `json:"external"`
+}
+
+// Provenance says how a result asset was made.
+type Provenance struct {
+	Capsule     string   `json:"capsule,omitempty"`
+	Computation string   `json:"computation,omitempty"`
+	DataAssets  []string `json:"data_assets,omitempty"`
+	Commit      string   `json:"commit,omitempty"`
+	RunScript   string   `json:"run_script,omitempty"`
+	DockerImage string   `json:"docker_image,omitempty"`
+}
+
+// Time is an instant sent as epoch seconds (int, float or numeric string).
+type Time struct{ time.Time }
+
+// UnmarshalJSON accepts 1700000000, 1700000000.5, "1700000000" and null.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	f, ok, err := lenientNumber(b)
+	if err != nil || !ok {
+		*t = Time{}
+		return err
+	}
+	sec := int64(f)
+	*t = Time{time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()}
+	return nil
+}
+
+// MarshalJSON writes epoch seconds.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("0"), nil
+	}
+	return []byte(strconv.FormatInt(t.Unix(), 10)), nil
+}
+
+// Int is an integer sent as a number or a numeric string.
+type Int int64
+
+// UnmarshalJSON accepts 12, 12.0, "12" and null.
+func (n *Int) UnmarshalJSON(b []byte) error {
+	f, _, err := lenientNumber(b)
+	*n = Int(f)
+	return err
+}
+
+// String is a custom-metadata value sent as a string or a number.
+type String string
+
+// UnmarshalJSON accepts "x", 12, 1.5, true and null.
+func (s *String) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = String(v)
+		return nil
+	}
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	*s = String(b)
+	return nil
+}
+
+func lenientNumber(b []byte) (float64, bool, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return 0, false, nil
+	}
+	s := string(b)
+	if b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, false, err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return 0, false, nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("not a number: %s", b)
+	}
+	return f, true, nil
+}
+
+// Metadata returns the custom-metadata value of key, case-insensitively.
+func (a DataAsset) Metadata(key string) string {
+	if v, ok := a.CustomMetadata[key]; ok {
+		return string(v)
+	}
+	for k, v := range a.CustomMetadata {
+		if strings.EqualFold(k, key) {
+			return string(v)
+		}
+	}
+	return ""
+}
+
+// SearchParams are the fields of POST data_assets/search. Zero values are
+// omitted; the server treats absent and null alike.
+type SearchParams struct {
+	Query     string   `json:"query,omitempty"`
+	Offset    int      `json:"offset,omitempty"`
+	Limit     int      `json:"limit,omitempty"`
+	NextToken string   `json:"next_token,omitempty"`
+	SortField string   `json:"sort_field,omitempty"` // created, type, name, size
+	SortOrder string   `json:"sort_order,omitempty"` // asc, desc
+	Type      string   `json:"type,omitempty"`
+	Ownership string   `json:"ownership,omitempty"`
+	Origin    string   `json:"origin,omitempty"`
+	Favorite  *bool    `json:"favorite,omitempty"`
+	Archived  *bool    `json:"archived,omitempty"`
+	Filters   []Filter `json:"filters,omitempty"`
+}
+
+// Filter narrows a search by a field's value, values or range.
+type Filter struct {
+	Key     string `json:"key"`
+	Value   any    `json:"value,omitempty"`
+	Values  []any  `json:"values,omitempty"`
+	Range   *Range `json:"range,omitempty"`
+	Exclude bool   `json:"exclude,omitempty"`
+}
+
+// Range bounds a numeric filter.
+type Range struct {
+	Min *float64 `json:"min,omitempty"`
+	Max *float64 `json:"max,omitempty"`
+}
+
+// SearchResults is one page of a search.
+type SearchResults struct {
+	HasMore   bool        `json:"has_more"`
+	Results   []DataAsset `json:"results"`
+	NextToken string      `json:"next_token,omitempty"`
+}
+
+// FileItem is one entry of an internal asset's folder.
+type FileItem struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	Type string `json:"type"` // file, folder
+	Size Int    `json:"size"`
+}
+
+// Attachment asks for one data asset to be attached to a capsule.
+type Attachment struct {
+	ID    string `json:"id"`
+	Mount string `json:"mount,omitempty"`
+}
+
+// AttachResult is the server's answer for one attached asset.
+type AttachResult struct {
+	ID         string `json:"id"`
+	Mount      string `json:"mount"`
+	MountState string `json:"mount_state"`
+	JobID      string `json:"job_id"`
+	External   bool   `json:"external"`
+	Ready      bool   `json:"ready"`
+}

@@ -1,0 +1,127 @@
+// Package store lists and reads immutable objects — on S3 or in a local
+// directory — and serves their bytes through a bounded block cache.
+//
+// The package knows nothing of sessions or assets: it speaks of locations
+// (s3://bucket/prefix, file:///dir) and objects under them.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) when an object or folder does not exist.
+var ErrNotExist = errors.New("does not exist")
+
+// ErrChanged is returned (wrapped) when an object's ETag no longer matches the
+// one a reader was opened with: its bytes must not be mixed with the old ones.
+var ErrChanged = errors.New("object changed while being read")
+
+// URI names a folder or an object: "s3://bucket/key/prefix" or "file:///abs/dir".
+// Folder URIs may or may not end in "/"; both mean the same folder.
+type URI struct {
+	Scheme string // "s3" or "file"
+	Bucket string // S3 bucket; empty for file
+	Key    string // S3 key or absolute local path, without a trailing "/"
+}
+
+// ParseURI parses "s3://bucket/prefix" or "file:///path" (a bare absolute
+// path is taken as a file URI).
+func ParseURI(s string) (URI, error) {
+	if strings.HasPrefix(s, "/") {
+		return URI{Scheme: "file", Key: path.Clean(s)}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return URI{}, fmt.Errorf("location %q: %w", s, err)
+	}
+	switch u.Scheme {
+	case "s3":
+		if u.Host == "" {
+			return URI{}, fmt.Errorf("location %q: no bucket", s)
+		}
+		return URI{Scheme: "s3", Bucket: u.Host, Key: strings.Trim(u.Path, "/")}, nil
+	case "file":
+		if !strings.HasPrefix(u.Path, "/") {
+			return URI{}, fmt.Errorf("location %q: file path must be absolute", s)
+		}
+		return URI{Scheme: "file", Key: path.Clean(u.Path)}, nil
+	}
+	return URI{}, fmt.Errorf("location %q: scheme must be s3:// or file://", s)
+}
+
+// S3 returns the URI of key in bucket.
+func S3(bucket, key string) URI {
+	return URI{Scheme: "s3", Bucket: bucket, Key: strings.Trim(key, "/")}
+}
+
+// Local returns the URI of an absolute local path.
+func Local(dir string) URI { return URI{Scheme: "file", Key: path.Clean(dir)} }
+
+// String formats the URI as s3://bucket/key or file:///path.
+func (u URI) String() string {
+	switch u.Scheme {
+	case "s3":
+		if u.Key == "" {
+			return "s3://" + u.Bucket
+		}
+		return "s3://" + u.Bucket + "/" + u.Key
+	case "file":
+		return "file://" + u.Key
+	}
+	return ""
+}
+
+// IsZero reports whether u is the zero URI.
+func (u URI) IsZero() bool { return u.Scheme == "" }
+
+// Join returns the URI of a path below u ("a/b" joins two levels).
+func (u URI) Join(rel string) URI {
+	rel = strings.Trim(rel, "/")
+	if rel == "" {
+		return u
+	}
+	if u.Key == "" {
+		u.Key = rel
+	} else {
+		u.Key = u.Key + "/" + rel
+	}
+	if u.Scheme == "file" {
+		u.Key = path.Clean(u.Key)
+	}
+	return u
+}
+
+// Base returns the last element of the URI's path.
+func (u URI) Base() string { return path.Base(u.Key) }
+
+// ObjectInfo describes one entry of a folder: an object, or a sub-folder
+// (an S3 common prefix or a local directory).
+type ObjectInfo struct {
+	Name    string    // base name, no "/"
+	Dir     bool      // a sub-folder
+	Size    int64     // bytes; 0 for folders
+	ModTime time.Time // last modified; zero for S3 common prefixes
+	ETag    string    // version tag of the bytes; for local files size+mtime
+}
+
+// Backend is one kind of object storage. Implementations are safe for
+// concurrent use.
+type Backend interface {
+	// List returns the immediate children of folder dir, sorted by name.
+	// A folder that does not exist (no object under it) gives ErrNotExist.
+	List(ctx context.Context, dir URI) ([]ObjectInfo, error)
+	// Exists reports whether folder dir holds anything, with one cheap request.
+	Exists(ctx context.Context, dir URI) (bool, error)
+	// Stat describes the object obj; ErrNotExist when absent.
+	Stat(ctx context.Context, obj URI) (ObjectInfo, error)
+	// ReadRange returns length bytes of obj from off. When etag is not empty
+	// and the object's ETag differs, it fails with ErrChanged.
+	ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error)
+}
