@@ -7,7 +7,8 @@ package codeocean
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ type DataAsset struct {
 	State               string            `json:"state"` // draft, ready, failed
 	Type                string            `json:"type"`  // dataset, result, combined, model
 	LastUsed            Time              `json:"last_used"`
-	Owner               string            `json:"owner,omitempty"`
+	Owner               string            `json:"owner"`
 	OwnerEmail          string            `json:"owner_email,omitempty"`
 	Description         string            `json:"description,omitempty"`
 	Tags                []string          `json:"tags,omitempty"`
@@ -55,21 +56,34 @@ type Provenance struct {
 }
 
 // Time is an instant sent as epoch seconds (int, float or numeric string).
+// Zero epoch (the server's "never", e.g. last_used of an unused asset) is the
+// zero Time, so IsZero means "unknown or never".
 type Time struct{ time.Time }
 
-// UnmarshalJSON accepts 1700000000, 1700000000.5, "1700000000" and null.
+// UnmarshalJSON accepts 1700000000, 1700000000.5, "1700000000", an RFC 3339
+// string and null. Anything else decodes as the zero Time rather than failing:
+// one odd field must not make a whole page of search results unreadable.
 func (t *Time) UnmarshalJSON(b []byte) error {
-	f, ok, err := lenientNumber(b)
-	if err != nil || !ok {
-		*t = Time{}
-		return err
+	*t = Time{}
+	f, ok := lenientNumber(b)
+	if !ok {
+		var s string
+		if json.Unmarshal(b, &s) == nil {
+			if v, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
+				*t = Time{v.UTC()}
+			}
+		}
+		return nil
 	}
-	sec := int64(f)
-	*t = Time{time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()}
+	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	sec, frac := math.Modf(f)
+	*t = Time{time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()}
 	return nil
 }
 
-// MarshalJSON writes epoch seconds.
+// MarshalJSON writes epoch seconds (0 for the zero Time).
 func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("0"), nil
@@ -80,17 +94,27 @@ func (t Time) MarshalJSON() ([]byte, error) {
 // Int is an integer sent as a number or a numeric string.
 type Int int64
 
-// UnmarshalJSON accepts 12, 12.0, "12" and null.
+// UnmarshalJSON accepts 12, 12.0, "12" and null. A value that is not a
+// number decodes as 0 rather than failing, for the same reason as Time.
 func (n *Int) UnmarshalJSON(b []byte) error {
-	f, _, err := lenientNumber(b)
-	*n = Int(f)
-	return err
+	*n = 0
+	s := unquoteNumber(b)
+	// Parse integers exactly first: sizes beyond 2^53 would lose bytes as floats.
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*n = Int(i)
+		return nil
+	}
+	if f, ok := lenientNumber(b); ok && !math.IsNaN(f) && math.Abs(f) < math.MaxInt64 {
+		*n = Int(f)
+	}
+	return nil
 }
 
 // String is a custom-metadata value sent as a string or a number.
 type String string
 
-// UnmarshalJSON accepts "x", 12, 1.5, true and null.
+// UnmarshalJSON accepts "x", 12, 1.5, true and null. Numbers keep the
+// digits the server sent ("676909", not "676909.0" or "6.76909e+05").
 func (s *String) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
@@ -109,39 +133,51 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func lenientNumber(b []byte) (float64, bool, error) {
+// unquoteNumber returns the text of a JSON number or of a string holding one.
+func unquoteNumber(b []byte) string {
 	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return 0, false, nil
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if json.Unmarshal(b, &s) != nil {
+			return ""
+		}
+		return strings.TrimSpace(s)
 	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return 0, false, err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return 0, false, nil
-		}
+	return string(b)
+}
+
+// lenientNumber reads a JSON number or numeric string; ok is false for null,
+// empty strings and anything that is not a number.
+func lenientNumber(b []byte) (float64, bool) {
+	s := unquoteNumber(b)
+	if s == "" || s == "null" {
+		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("not a number: %s", b)
+		return 0, false
 	}
-	return f, true, nil
+	return f, true
 }
 
 // Metadata returns the custom-metadata value of key, case-insensitively.
+// An exact match wins; otherwise the first matching key in sorted order, so
+// the answer does not depend on map iteration.
 func (a DataAsset) Metadata(key string) string {
 	if v, ok := a.CustomMetadata[key]; ok {
 		return string(v)
 	}
-	for k, v := range a.CustomMetadata {
+	keys := make([]string, 0, len(a.CustomMetadata))
+	for k := range a.CustomMetadata {
 		if strings.EqualFold(k, key) {
-			return string(v)
+			keys = append(keys, k)
 		}
 	}
-	return ""
+	if len(keys) == 0 {
+		return ""
+	}
+	sort.Strings(keys)
+	return string(a.CustomMetadata[keys[0]])
 }
 
 // SearchParams are the fields of POST data_assets/search. Zero values are

@@ -1,0 +1,113 @@
+// Command aindfs serves recording sessions as a read-only filesystem and
+// answers questions about them from the command line.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes: 1 for failures, 2 for input the user must correct.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks an error caused by what the user typed (a bad name, a bad
+// flag): it exits with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "aindfs: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) || isFlagError(err) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// isFlagError recognises cobra's errors about unknown commands, flags and
+// argument counts, which it returns as plain errors.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires exactly"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// globals holds what every subcommand shares: flags of the root command and
+// the logger built from them.
+type globals struct {
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	log      *slog.Logger
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "aindfs",
+		Short: "Recording sessions as a read-only filesystem",
+		Long: `aindfs serves recording sessions as a read-only filesystem: every session at
+sessions/<session-id>/ with its raw/, sorted/ and metadata/ folders, resolved
+lazily from the Code Ocean catalog and streamed from S3 through a block cache.
+
+Configuration comes from the environment and from a .env file (in the current
+folder or a parent, then the home folder; variables already set win):
+  CODE_OCEAN_API_TOKEN   Code Ocean access token (else the first variable whose
+                         value starts with cop_)
+  CODE_OCEAN_DOMAIN      default https://codeocean.allenneuraldynamics.org
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...  the AWS SDK's usual chain;
+                         without credentials, S3 is read anonymously
+  AINDFS_BUCKETS         comma-separated buckets to probe for raw data`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(g.logLevel, g.stderr)
+			if err != nil {
+				return usageError{err}
+			}
+			g.log = log
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log verbosity: debug, info, warn or error")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
+	return root
+}
+
+// newLogger builds the text logger written to stderr at the given level.
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
