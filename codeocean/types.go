@@ -47,12 +47,35 @@ type SourceBucket struct {
 
 // Provenance says how a result asset was made.
 type Provenance struct {
-	Capsule     string   `json:"capsule,omitempty"`
-	Computation string   `json:"computation,omitempty"`
-	DataAssets  []string `json:"data_assets,omitempty"`
-	Commit      string   `json:"commit,omitempty"`
-	RunScript   string   `json:"run_script,omitempty"`
-	DockerImage string   `json:"docker_image,omitempty"`
+	Capsule     string `json:"capsule,omitempty"`
+	Computation string `json:"computation,omitempty"`
+	DataAssets  IDList `json:"data_assets,omitempty"`
+	Commit      string `json:"commit,omitempty"`
+	RunScript   string `json:"run_script,omitempty"`
+	DockerImage string `json:"docker_image,omitempty"`
+}
+
+// IDList is a list of IDs sent as a JSON array or, by some servers, as one
+// string (comma-separated when it holds several).
+type IDList []string
+
+// UnmarshalJSON accepts ["a","b"], "a", "a,b" and null.
+func (l *IDList) UnmarshalJSON(b []byte) error {
+	*l = nil
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		for _, id := range strings.Split(s, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				*l = append(*l, id)
+			}
+		}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(l))
 }
 
 // Time is an instant sent as epoch seconds (int, float or numeric string).
