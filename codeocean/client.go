@@ -1,0 +1,379 @@
+package codeocean
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultDomain is the Allen Institute's Code Ocean, where the sessions'
+// assets are registered.
+const DefaultDomain = "https://codeocean.allenneuraldynamics.org"
+
+// DefaultMinServerVersion is sent as Min-Server-Version. The calls used here
+// (search with next_token, files, attach) exist since Code Ocean 3; asking for
+// more would make older deployments refuse every request.
+const DefaultMinServerVersion = "3.0.0"
+
+// DefaultTimeout bounds one attempt (request and whole response body): a
+// search page of 1000 assets is a few MB, so a minute is generous.
+const DefaultTimeout = 60 * time.Second
+
+// DefaultMaxSearchPages bounds SearchDataAssets: 1000 pages of up to 1000
+// assets is far more than the catalog holds, so more means the server is
+// paging in circles.
+const DefaultMaxSearchPages = 1000
+
+// searchPageSize is the server's maximum: the fewest round trips for the
+// exhaustive searches resolve makes.
+const searchPageSize = 1000
+
+// Config says where Code Ocean is and how to talk to it. The zero value of
+// every field but Token is usable.
+type Config struct {
+	// Domain is the deployment's address, such as DefaultDomain (the default).
+	Domain string
+	// Token is the access token (cop_…), sent as the Basic auth user.
+	Token string
+	// HTTPClient carries the requests; nil means a client of its own.
+	HTTPClient *http.Client
+	// Logger receives one debug line per request, response and retry; nil
+	// discards them.
+	Logger *slog.Logger
+	// Retry says how reads are retried.
+	Retry Retry
+	// MinServerVersion is sent as the Min-Server-Version header;
+	// empty means DefaultMinServerVersion.
+	MinServerVersion string
+	// Timeout bounds one attempt; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MaxSearchPages bounds SearchDataAssets; 0 means DefaultMaxSearchPages.
+	MaxSearchPages int
+}
+
+// Retry says how reads (GET, search, file listings) are retried on 429,
+// 500/502/503/504 and connection errors: capped exponential backoff with full
+// jitter, or the server's Retry-After when it sends one. Writes (attach,
+// detach) are never retried. Zero fields take the defaults in brackets.
+type Retry struct {
+	MaxAttempts   int           // attempts including the first [5]; 1 turns retries off
+	BaseDelay     time.Duration // first backoff ceiling [250ms], doubled per retry
+	MaxDelay      time.Duration // backoff ceiling [5s]
+	MaxRetryAfter time.Duration // cap on a server's Retry-After [10s]
+	// MaxElapsed is the time budget of one call: no wait starts that would end
+	// past it, so a persistent failure surfaces as an error in bounded time [30s].
+	MaxElapsed time.Duration
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = 5
+	}
+	if r.BaseDelay <= 0 {
+		r.BaseDelay = 250 * time.Millisecond
+	}
+	if r.MaxDelay <= 0 {
+		r.MaxDelay = 5 * time.Second
+	}
+	if r.MaxRetryAfter <= 0 {
+		r.MaxRetryAfter = 10 * time.Second
+	}
+	if r.MaxElapsed <= 0 {
+		r.MaxElapsed = 30 * time.Second
+	}
+	return r
+}
+
+// Client asks Code Ocean about data assets. It is safe for concurrent use.
+type Client struct {
+	base             *url.URL // ends in /api/v1/
+	token            string
+	http             *http.Client
+	log              *slog.Logger
+	retry            Retry
+	minServerVersion string
+	timeout          time.Duration
+	maxPages         int
+}
+
+// New returns a client for cfg. A missing token is not an error here (the
+// S3-only mode needs none); calls made without one fail with ErrNoToken.
+func New(cfg Config) (*Client, error) {
+	base, err := baseURL(cfg.Domain)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:             base,
+		token:            strings.TrimSpace(cfg.Token),
+		http:             cfg.HTTPClient,
+		log:              cfg.Logger,
+		retry:            cfg.Retry.withDefaults(),
+		minServerVersion: cfg.MinServerVersion,
+		timeout:          cfg.Timeout,
+		maxPages:         cfg.MaxSearchPages,
+	}
+	if c.http == nil {
+		c.http = &http.Client{}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.minServerVersion == "" {
+		c.minServerVersion = DefaultMinServerVersion
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxPages <= 0 {
+		c.maxPages = DefaultMaxSearchPages
+	}
+	return c, nil
+}
+
+// baseURL turns a domain ("https://host", "host", "http://127.0.0.1:8080/")
+// into the API root "{domain}/api/v1/".
+func baseURL(domain string) (*url.URL, error) {
+	domain = strings.TrimSpace(domain)
+	if domain == "" {
+		domain = DefaultDomain
+	}
+	if !strings.Contains(domain, "://") {
+		domain = "https://" + domain
+	}
+	u, err := url.Parse(domain)
+	if err != nil {
+		return nil, fmt.Errorf("code ocean domain %q: %w", domain, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("code ocean domain %q: scheme must be http or https", domain)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("code ocean domain %q: no host", domain)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("code ocean domain %q: must not hold credentials (set %s instead)", u.Redacted(), TokenVar)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/"
+	u.RawPath = ""
+	return u, nil
+}
+
+// HasToken reports whether the client has an access token to send.
+func (c *Client) HasToken() bool { return c.token != "" }
+
+// Domain returns the deployment's address, without the API path.
+func (c *Client) Domain() string {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "api/v1/")
+	return strings.TrimSuffix(u.String(), "/")
+}
+
+// GetDataAsset returns the asset with the given ID; an unknown ID is an
+// error for which errors.Is(err, ErrNotFound) holds.
+func (c *Client) GetDataAsset(ctx context.Context, id string) (DataAsset, error) {
+	var a DataAsset
+	if err := checkID("data asset", id); err != nil {
+		return a, err
+	}
+	err := c.do(ctx, call{
+		method: http.MethodGet,
+		path:   "data_assets/" + url.PathEscape(id),
+		read:   true,
+	}, &a)
+	return a, err
+}
+
+// SearchPage returns one page of a search, as the server sent it.
+func (c *Client) SearchPage(ctx context.Context, p SearchParams) (SearchResults, error) {
+	var r SearchResults
+	err := c.do(ctx, call{
+		method:  http.MethodPost,
+		path:    "data_assets/search",
+		body:    p,
+		summary: p.summary(),
+		read:    true,
+	}, &r)
+	return r, err
+}
+
+// SearchDataAssets returns every asset a search finds, following next_token
+// (or offset, for servers that send no token) until has_more is false. Assets
+// seen on an earlier page are not repeated. A server that keeps saying
+// has_more past MaxSearchPages pages, repeats a token, or says has_more with
+// an empty page is an error rather than an endless loop.
+func (c *Client) SearchDataAssets(ctx context.Context, p SearchParams) ([]DataAsset, error) {
+	if p.Limit <= 0 {
+		p.Limit = searchPageSize
+	}
+	var (
+		all    []DataAsset
+		seenID = map[string]bool{}
+		tokens = map[string]bool{}
+	)
+	for page := 1; ; page++ {
+		if page > c.maxPages {
+			return nil, fmt.Errorf("code ocean search %s: still more results after %d pages (%d assets): the server keeps paging; narrow the query",
+				p.querySummary(), c.maxPages, len(all))
+		}
+		r, err := c.SearchPage(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range r.Results {
+			if !seenID[a.ID] {
+				seenID[a.ID] = true
+				all = append(all, a)
+			}
+		}
+		if !r.HasMore {
+			return all, nil
+		}
+		switch {
+		case r.NextToken != "":
+			if tokens[r.NextToken] {
+				return nil, fmt.Errorf("code ocean search %s: page %d repeats an earlier next_token: the server is paging in circles", p.querySummary(), page)
+			}
+			tokens[r.NextToken] = true
+			p.NextToken, p.Offset = r.NextToken, 0
+		case len(r.Results) == 0:
+			return nil, fmt.Errorf("code ocean search %s: page %d is empty but says has_more without a next_token", p.querySummary(), page)
+		default:
+			// Older servers page by offset only.
+			p.Offset += len(r.Results)
+			p.NextToken = ""
+		}
+	}
+}
+
+// AttachDataAssets attaches assets to a capsule (a write: never retried).
+func (c *Client) AttachDataAssets(ctx context.Context, capsuleID string, assets []Attachment) ([]AttachResult, error) {
+	if err := checkID("capsule", capsuleID); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(assets))
+	for i, a := range assets {
+		if err := checkID("data asset", a.ID); err != nil {
+			return nil, err
+		}
+		ids[i] = a.ID
+	}
+	if assets == nil {
+		assets = []Attachment{}
+	}
+	var r []AttachResult
+	err := c.do(ctx, call{
+		method:  http.MethodPost,
+		path:    "capsules/" + url.PathEscape(capsuleID) + "/data_assets",
+		body:    assets,
+		summary: "assets " + strings.Join(ids, ","),
+	}, &r)
+	return r, err
+}
+
+// DetachDataAssets detaches assets from a capsule (a write: never retried).
+func (c *Client) DetachDataAssets(ctx context.Context, capsuleID string, assetIDs []string) error {
+	if err := checkID("capsule", capsuleID); err != nil {
+		return err
+	}
+	for _, id := range assetIDs {
+		if err := checkID("data asset", id); err != nil {
+			return err
+		}
+	}
+	if assetIDs == nil {
+		assetIDs = []string{}
+	}
+	return c.do(ctx, call{
+		method:  http.MethodDelete,
+		path:    "capsules/" + url.PathEscape(capsuleID) + "/data_assets",
+		body:    assetIDs,
+		summary: "assets " + strings.Join(assetIDs, ","),
+	}, nil)
+}
+
+// ListFiles returns the entries of one folder of an internal asset ("" is
+// the asset's root). External assets have no listing: their files are on S3.
+func (c *Client) ListFiles(ctx context.Context, assetID, path string) ([]FileItem, error) {
+	if err := checkID("data asset", assetID); err != nil {
+		return nil, err
+	}
+	var r struct {
+		Items []FileItem `json:"items"`
+	}
+	err := c.do(ctx, call{
+		method: http.MethodPost,
+		path:   "data_assets/" + url.PathEscape(assetID) + "/files",
+		body: struct {
+			Path string `json:"path"`
+		}{path},
+		summary: fmt.Sprintf("path %q", path),
+		read:    true,
+	}, &r)
+	return r.Items, err
+}
+
+// FileURL returns short-lived download and view URLs of one file of an asset.
+func (c *Client) FileURL(ctx context.Context, assetID, path string) (download, view string, err error) {
+	if err := checkID("data asset", assetID); err != nil {
+		return "", "", err
+	}
+	var r struct {
+		Download string `json:"download_url"`
+		View     string `json:"view_url"`
+	}
+	err = c.do(ctx, call{
+		method: http.MethodGet,
+		path:   "data_assets/" + url.PathEscape(assetID) + "/files/urls",
+		query:  url.Values{"path": {path}},
+		read:   true,
+	}, &r)
+	return r.Download, r.View, err
+}
+
+// checkID refuses IDs that would address another endpoint, before any request.
+func checkID(kind, id string) error {
+	if strings.TrimSpace(id) == "" {
+		return fmt.Errorf("code ocean: empty %s ID", kind)
+	}
+	if strings.ContainsAny(id, "/?#") || id == "." || id == ".." {
+		return fmt.Errorf("code ocean: %s ID %q is not an ID", kind, id)
+	}
+	return nil
+}
+
+// summary says what a search asked, for logs and errors.
+func (p SearchParams) summary() string {
+	var b strings.Builder
+	b.WriteString(p.querySummary())
+	add := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, " %s=%s", k, v)
+		}
+	}
+	if p.Limit > 0 {
+		add("limit", fmt.Sprint(p.Limit))
+	}
+	if p.Offset > 0 {
+		add("offset", fmt.Sprint(p.Offset))
+	}
+	if p.NextToken != "" {
+		add("next_token", "set")
+	}
+	add("type", p.Type)
+	add("origin", p.Origin)
+	add("sort", strings.TrimSpace(p.SortField+" "+p.SortOrder))
+	if len(p.Filters) > 0 {
+		add("filters", fmt.Sprint(len(p.Filters)))
+	}
+	return b.String()
+}
+
+func (p SearchParams) querySummary() string {
+	return fmt.Sprintf("query %q", p.Query)
+}
