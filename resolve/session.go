@@ -50,25 +50,37 @@ type Session struct {
 // with a suffix, a path — and returns the session it names. The error names
 // the input and says which part was missing or wrong.
 func ParseSession(s string) (Session, error) {
-	m := sessionPattern.FindStringSubmatch(s)
-	if m == nil {
-		return Session{}, explainNoSession(s)
+	sess, _, err := parseSessionSpan(s)
+	return sess, err
+}
+
+// parseSessionSpan is ParseSession that also says where in s the session
+// name ends (before any sub-second digits), so callers can read the suffix.
+func parseSessionSpan(s string) (Session, int, error) {
+	idx := sessionPattern.FindStringSubmatchIndex(s)
+	if idx == nil {
+		return Session{}, 0, explainNoSession(s)
 	}
+	m := make([]string, len(idx)/2)
+	for i := range m {
+		m[i] = s[idx[2*i]:idx[2*i+1]]
+	}
+	end := idx[1]
 	platform, subject := m[1], m[2]
 	year, month, day := atoi(m[3]), atoi(m[4]), atoi(m[5])
 	hour, minute, second := atoi(m[6]), atoi(m[7]), atoi(m[8])
 	if year < firstYear {
-		return Session{}, fmt.Errorf("session name %q: year %d is before %d, when recordings began", s, year, firstYear)
+		return Session{}, 0, fmt.Errorf("session name %q: year %d is before %d, when recordings began", s, year, firstYear)
 	}
 	if cur := now().Year(); year > cur {
-		return Session{}, fmt.Errorf("session name %q: year %d is in the future", s, year)
+		return Session{}, 0, fmt.Errorf("session name %q: year %d is in the future", s, year)
 	}
 	dt := time.Date(year, time.Month(month), day, hour, minute, second, 0, time.UTC)
 	if dt.Day() != day || int(dt.Month()) != month {
-		return Session{}, fmt.Errorf("session name %q: %04d-%02d-%02d is not a calendar date", s, year, month, day)
+		return Session{}, 0, fmt.Errorf("session name %q: %04d-%02d-%02d is not a calendar date", s, year, month, day)
 	}
 	id := fmt.Sprintf("%s_%s_%s", platform, subject, dt.Format("2006-01-02_15-04-05"))
-	return Session{id: id, platform: platform, subject: subject, dt: dt}, nil
+	return Session{id: id, platform: platform, subject: subject, dt: dt}, end, nil
 }
 
 // explainNoSession says which piece of a session name is missing from s.
