@@ -1,0 +1,905 @@
+// Package fake is an in-process Code Ocean server for tests and demos,
+// faithful to the parts of the REST API aindfs uses: Basic auth, data assets
+// by ID, paged search with the query syntax (see parseQuery), file listings
+// and URLs, attaching to capsules. It can add latency, answer 429 or 5xx, hang
+// up, and page the way older servers did; it logs every request so tests can
+// count what a lookup cost.
+package fake
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aind/aindfs/codeocean"
+)
+
+// Search limits, as documented.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// Options configure a Server.
+type Options struct {
+	// Token is the access token with every scope. Empty accepts any request,
+	// with or without credentials.
+	Token string
+	// ReadOnlyToken may read data assets but not write capsules (403).
+	ReadOnlyToken string
+	// ScopelessToken is valid but lacks "Datasets: Read": every call is 403.
+	ScopelessToken string
+	// Latency is added to every request.
+	Latency time.Duration
+	// OffsetPagingOnly pages like older servers: no next_token in answers, and
+	// one in a request is ignored.
+	OffsetPagingOnly bool
+	// NameQueryMaxLen, when positive, makes name: values longer than this
+	// match nothing, as a stand-in for the real server's unreliable long
+	// name queries.
+	NameQueryMaxLen int
+	// Files holds the file tree of internal assets by asset ID: files with
+	// their paths from the asset's root; folders are implied by the paths.
+	Files map[string][]codeocean.FileItem
+}
+
+// Fault is an injected failure.
+type Fault struct {
+	Status     int    // answered with {"message": Message}
+	Message    string // default: the status text
+	RetryAfter string // Retry-After header value; empty sends none
+	Hangup     bool   // close the connection without answering instead
+}
+
+// Request is one logged request.
+type Request struct {
+	Method string
+	Path   string // relative to /api/v1/, such as "data_assets/search"
+	Query  string // raw query string
+	Body   string // request body as sent
+	Status int    // status answered; 0 when the fake hung up
+}
+
+// Server is a fake Code Ocean. It implements http.Handler; the zero value is
+// not usable, use New.
+type Server struct {
+	opts Options
+
+	mu        sync.Mutex
+	assets    []entry
+	byID      map[string]int
+	files     map[string][]codeocean.FileItem
+	metaKeys  map[string]bool // lower-case custom-metadata keys in the catalog
+	attached  map[string][]codeocean.AttachResult
+	jobs      int
+	faults    []Fault
+	faultHook func(Request) *Fault
+	latency   time.Duration
+	log       []Request
+}
+
+// entry is a catalog asset: parsed for matching, and its JSON as loaded, so
+// odd encodings (numbers as strings, nulls, unknown fields) reach clients.
+type entry struct {
+	asset codeocean.DataAsset
+	raw   json.RawMessage
+}
+
+// New returns a server holding catalog.
+func New(catalog []codeocean.DataAsset, opts Options) *Server {
+	s := &Server{
+		opts:     opts,
+		byID:     map[string]int{},
+		files:    map[string][]codeocean.FileItem{},
+		metaKeys: map[string]bool{},
+		attached: map[string][]codeocean.AttachResult{},
+		latency:  opts.Latency,
+	}
+	for id, items := range opts.Files {
+		s.files[id] = slices.Clone(items)
+	}
+	for _, a := range catalog {
+		raw, err := json.Marshal(a)
+		if err != nil {
+			panic(fmt.Sprintf("fake: asset %s: %v", a.ID, err))
+		}
+		s.add(a, raw)
+	}
+	return s
+}
+
+// add puts an asset in the catalog, replacing one with the same ID.
+// The caller holds s.mu or owns s.
+func (s *Server) add(a codeocean.DataAsset, raw json.RawMessage) {
+	e := entry{asset: a, raw: raw}
+	if i, ok := s.byID[a.ID]; ok {
+		s.assets[i] = e
+	} else {
+		s.byID[a.ID] = len(s.assets)
+		s.assets = append(s.assets, e)
+	}
+	for k := range a.CustomMetadata {
+		s.metaKeys[strings.ToLower(k)] = true
+	}
+}
+
+// AddAssets adds assets to the catalog (replacing those with the same ID).
+func (s *Server) AddAssets(assets ...codeocean.DataAsset) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range assets {
+		raw, err := json.Marshal(a)
+		if err != nil {
+			panic(fmt.Sprintf("fake: asset %s: %v", a.ID, err))
+		}
+		s.add(a, raw)
+	}
+}
+
+// SetFiles sets the file tree of an asset (see Options.Files).
+func (s *Server) SetFiles(assetID string, items []codeocean.FileItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[assetID] = slices.Clone(items)
+}
+
+// catalogFile is the object form of a catalog file.
+type catalogFile struct {
+	DataAssets []json.RawMessage               `json:"data_assets"`
+	Results    []json.RawMessage               `json:"results"` // a saved search answer
+	Files      map[string][]codeocean.FileItem `json:"files"`
+}
+
+// LoadCatalog adds the assets of a JSON file: either an array of data assets
+// as the API returns them, or an object {"data_assets": [...], "files":
+// {"<asset id>": [{"path": "ecephys/x.dat", "size": 10}, ...]}} ("results"
+// may stand for "data_assets", so a saved search answer loads as is). Assets
+// are served exactly as written in the file.
+func (s *Server) LoadCatalog(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("fake catalog: %w", err)
+	}
+	var cf catalogFile
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
+		err = json.Unmarshal(data, &cf.DataAssets)
+	} else {
+		err = json.Unmarshal(data, &cf)
+	}
+	if err != nil {
+		return fmt.Errorf("fake catalog %s: %w", file, err)
+	}
+	raws := append(cf.DataAssets, cf.Results...)
+	parsed := make([]codeocean.DataAsset, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &parsed[i]); err != nil {
+			return fmt.Errorf("fake catalog %s: asset %d: %w", file, i, err)
+		}
+		if parsed[i].ID == "" {
+			return fmt.Errorf("fake catalog %s: asset %d has no id", file, i)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, a := range parsed {
+		s.add(a, raws[i])
+	}
+	for id, items := range cf.Files {
+		s.files[id] = items
+	}
+	return nil
+}
+
+// Start serves s on 127.0.0.1 until the test ends and returns its URL, the
+// Code Ocean domain to configure a client with.
+func (s *Server) Start(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// ListenAndServe serves a fake holding the catalog file (may be empty) on addr
+// and accepts token (empty: any), for demos.
+func ListenAndServe(addr, catalogPath, token string) error {
+	s := New(nil, Options{Token: token})
+	if catalogPath != "" {
+		if err := s.LoadCatalog(catalogPath); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
+}
+
+// FailNext makes the next n requests fail with f.
+func (s *Server) FailNext(n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, f)
+	}
+}
+
+// SetFaultHook calls hook for each request that FailNext does not fail; a
+// non-nil answer is the request's fault. nil removes the hook.
+func (s *Server) SetFaultHook(hook func(Request) *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultHook = hook
+}
+
+// SetLatency changes the latency added to every request.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// Requests returns the log of requests so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// Count returns how many logged requests had the method and path (relative to
+// /api/v1/, such as "data_assets/search"); an empty method or path matches any.
+func (s *Server) Count(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.log {
+		if (method == "" || r.Method == method) && (path == "" || r.Path == path) {
+			n++
+		}
+	}
+	return n
+}
+
+// Searches returns the query of every search request logged, in order.
+func (s *Server) Searches() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var qs []string
+	for _, r := range s.log {
+		if r.Method == http.MethodPost && r.Path == "data_assets/search" {
+			var b struct {
+				Query string `json:"query"`
+			}
+			_ = json.Unmarshal([]byte(r.Body), &b)
+			qs = append(qs, b.Query)
+		}
+	}
+	return qs
+}
+
+// ResetLog forgets the requests logged so far.
+func (s *Server) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+// Attached returns the assets attached to a capsule, in attachment order.
+func (s *Server) Attached(capsuleID string) []codeocean.AttachResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.attached[capsuleID])
+}
+
+const apiPrefix = "/api/v1/"
+
+// ServeHTTP answers one API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	req := Request{Method: r.Method, Query: r.URL.RawQuery, Body: string(body)}
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		req.Status = rec.status
+		s.mu.Lock()
+		s.log = append(s.log, req)
+		s.mu.Unlock()
+	}()
+
+	rel, ok := strings.CutPrefix(r.URL.Path, apiPrefix)
+	req.Path = strings.TrimSuffix(rel, "/")
+	if !ok {
+		req.Path = r.URL.Path
+		writeError(rec, http.StatusNotFound, "no such endpoint")
+		return
+	}
+
+	s.mu.Lock()
+	latency, hook := s.latency, s.faultHook
+	var fault *Fault
+	if len(s.faults) > 0 {
+		f := s.faults[0]
+		s.faults = s.faults[1:]
+		fault, hook = &f, nil
+	}
+	s.mu.Unlock()
+	if hook != nil {
+		fault = hook(req) // outside the lock: a hook may look at the log
+	}
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	if fault != nil {
+		if fault.Hangup {
+			hangUp(rec)
+			return
+		}
+		if fault.RetryAfter != "" {
+			rec.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		msg := fault.Message
+		if msg == "" {
+			msg = http.StatusText(fault.Status)
+		}
+		writeError(rec, fault.Status, msg)
+		return
+	}
+
+	scope, ok := s.authorize(r)
+	if !ok {
+		writeError(rec, http.StatusUnauthorized, "Unauthorized: invalid or missing access token")
+		return
+	}
+	s.route(rec, r, req.Path, body, scope)
+}
+
+// scope is what a token may do.
+type scope int
+
+const (
+	scopeNone scope = iota
+	scopeRead
+	scopeAll
+)
+
+func (s *Server) authorize(r *http.Request) (scope, bool) {
+	if s.opts.Token == "" {
+		return scopeAll, true
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || pass != "" || user == "" {
+		return 0, false
+	}
+	switch user {
+	case s.opts.Token:
+		return scopeAll, true
+	case s.opts.ReadOnlyToken:
+		return scopeRead, true
+	case s.opts.ScopelessToken:
+		return scopeNone, true
+	}
+	return 0, false
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []byte, sc scope) {
+	parts := strings.Split(p, "/")
+	switch {
+	case len(parts) >= 1 && parts[0] == "data_assets":
+		if sc < scopeRead {
+			writeError(w, http.StatusForbidden, "Forbidden: the access token lacks the Datasets: Read scope")
+			return
+		}
+		switch {
+		case len(parts) == 2 && parts[1] == "search" && r.Method == http.MethodPost:
+			s.search(w, body)
+		case len(parts) == 2 && r.Method == http.MethodGet:
+			s.getAsset(w, parts[1])
+		case len(parts) == 3 && parts[2] == "files" && r.Method == http.MethodPost:
+			s.listFiles(w, parts[1], body)
+		case len(parts) == 4 && parts[2] == "files" && parts[3] == "urls" && r.Method == http.MethodGet:
+			s.fileURLs(w, r, parts[1])
+		default:
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
+		}
+	case len(parts) == 3 && parts[0] == "capsules" && parts[2] == "data_assets":
+		if sc < scopeAll {
+			writeError(w, http.StatusForbidden, "Forbidden: the access token may not modify this capsule")
+			return
+		}
+		switch r.Method {
+		case http.MethodPost:
+			s.attach(w, parts[1], body)
+		case http.MethodDelete:
+			s.detach(w, parts[1], body)
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		}
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
+	}
+}
+
+func (s *Server) getAsset(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	i, ok := s.byID[id]
+	var raw json.RawMessage
+	if ok {
+		raw = s.assets[i].raw
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, raw)
+}
+
+// searchRequest is DataAssetSearchParams; null decodes as absent.
+type searchRequest struct {
+	Query     string         `json:"query"`
+	Offset    *int           `json:"offset"`
+	Limit     *int           `json:"limit"`
+	NextToken string         `json:"next_token"`
+	SortField string         `json:"sort_field"`
+	SortOrder string         `json:"sort_order"`
+	Type      string         `json:"type"`
+	Ownership string         `json:"ownership"`
+	Origin    string         `json:"origin"`
+	Favorite  *bool          `json:"favorite"`
+	Archived  *bool          `json:"archived"`
+	Filters   []searchFilter `json:"filters"`
+}
+
+type searchFilter struct {
+	Key    string `json:"key"`
+	Value  any    `json:"value"`
+	Values []any  `json:"values"`
+	Range  *struct {
+		Min *float64 `json:"min"`
+		Max *float64 `json:"max"`
+	} `json:"range"`
+	Exclude bool `json:"exclude"`
+}
+
+// pageToken is what an opaque next_token holds.
+type pageToken struct {
+	Offset int    `json:"o"`
+	Search uint64 `json:"s"` // fingerprint of the search it continues
+}
+
+func (s *Server) search(w http.ResponseWriter, body []byte) {
+	var sr searchRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &sr); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid search parameters: "+err.Error())
+			return
+		}
+	}
+	if msg := sr.invalid(); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	limit := defaultLimit
+	if sr.Limit != nil && *sr.Limit > 0 {
+		limit = *sr.Limit
+	}
+	offset := 0
+	if sr.Offset != nil {
+		offset = *sr.Offset
+	}
+	fp := sr.fingerprint()
+	if sr.NextToken != "" && !s.opts.OffsetPagingOnly {
+		tok, ok := decodeToken(sr.NextToken)
+		if !ok || tok.Search != fp {
+			writeError(w, http.StatusBadRequest, "invalid next_token: it does not continue this search")
+			return
+		}
+		offset = tok.Offset
+	}
+
+	s.mu.Lock()
+	q := parseQuery(sr.Query, func(f string) bool { return standardFields[f] || s.metaKeys[f] })
+	var found []entry
+	for _, e := range s.assets {
+		if q.matches(e.asset, s.opts.NameQueryMaxLen) && sr.admits(e.asset) {
+			found = append(found, e)
+		}
+	}
+	s.mu.Unlock()
+	sortAssets(found, sr.SortField, sr.SortOrder)
+
+	page := []json.RawMessage{}
+	for i := offset; i < len(found) && i < offset+limit; i++ {
+		page = append(page, found[i].raw)
+	}
+	more := offset+limit < len(found)
+	answer := map[string]any{"has_more": more, "results": page}
+	if more && !s.opts.OffsetPagingOnly {
+		answer["next_token"] = encodeToken(pageToken{Offset: offset + limit, Search: fp})
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// invalid says what is wrong with the parameters, or "".
+func (sr searchRequest) invalid() string {
+	oneOf := func(name, v string, allowed ...string) string {
+		if v == "" || slices.Contains(allowed, v) {
+			return ""
+		}
+		return fmt.Sprintf("invalid %s %q: must be one of %s", name, v, strings.Join(allowed, ", "))
+	}
+	switch {
+	case sr.Limit != nil && (*sr.Limit < 0 || *sr.Limit > maxLimit):
+		return fmt.Sprintf("invalid limit %d: must be between 0 and %d", *sr.Limit, maxLimit)
+	case sr.Offset != nil && *sr.Offset < 0:
+		return fmt.Sprintf("invalid offset %d", *sr.Offset)
+	}
+	for _, msg := range []string{
+		oneOf("sort_field", sr.SortField, "created", "type", "name", "size"),
+		oneOf("sort_order", sr.SortOrder, "asc", "desc"),
+		oneOf("type", sr.Type, "dataset", "result", "combined", "model"),
+		oneOf("ownership", sr.Ownership, "created", "shared", "private"),
+		oneOf("origin", sr.Origin, "internal", "external"),
+	} {
+		if msg != "" {
+			return msg
+		}
+	}
+	for _, f := range sr.Filters {
+		if f.Key == "" {
+			return "invalid filter: no key"
+		}
+	}
+	return ""
+}
+
+// fingerprint identifies a search apart from where its page starts.
+func (sr searchRequest) fingerprint() uint64 {
+	sr.Offset, sr.Limit, sr.NextToken = nil, nil, ""
+	b, _ := json.Marshal(sr)
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+func encodeToken(t pageToken) string {
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(s string) (pageToken, bool) {
+	var t pageToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &t) != nil || t.Offset < 0 {
+		return t, false
+	}
+	return t, true
+}
+
+// admits applies the type, origin and filters of a search. Ownership,
+// favorite and archived are accepted and ignored: the fake has no users.
+func (sr searchRequest) admits(a codeocean.DataAsset) bool {
+	if sr.Type != "" && a.Type != sr.Type {
+		return false
+	}
+	external := a.SourceBucket != nil && a.SourceBucket.External
+	if (sr.Origin == "external" && !external) || (sr.Origin == "internal" && external) {
+		return false
+	}
+	for _, f := range sr.Filters {
+		if f.admits(a) == f.Exclude {
+			return false
+		}
+	}
+	return true
+}
+
+// admits reports whether a has the filter's value, one of its values, or a
+// value within its range, for the key (name, type, state, tags, size,
+// created, or a custom-metadata key).
+func (f searchFilter) admits(a codeocean.DataAsset) bool {
+	var have []string
+	switch strings.ToLower(f.Key) {
+	case "name":
+		have = []string{a.Name}
+	case "type":
+		have = []string{a.Type}
+	case "state":
+		have = []string{a.State}
+	case "tags", "tag":
+		have = a.Tags
+	case "size":
+		have = []string{strconv.FormatInt(int64(a.Size), 10)}
+	case "created":
+		have = []string{strconv.FormatInt(a.Created.Unix(), 10)}
+	default:
+		if v := a.Metadata(f.Key); v != "" {
+			have = []string{v}
+		}
+	}
+	want := f.Values
+	if f.Value != nil {
+		want = append(want, f.Value)
+	}
+	for _, h := range have {
+		for _, v := range want {
+			if strings.EqualFold(h, fmt.Sprint(v)) {
+				return true
+			}
+		}
+		if f.Range != nil {
+			n, err := strconv.ParseFloat(h, 64)
+			if err == nil && (f.Range.Min == nil || n >= *f.Range.Min) && (f.Range.Max == nil || n <= *f.Range.Max) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sortAssets orders search results; the default is newest first. Ties are
+// broken by ID so that pages never overlap.
+func sortAssets(es []entry, field, order string) {
+	compare := func(a, b codeocean.DataAsset) int {
+		switch field {
+		case "name":
+			return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+		case "type":
+			return strings.Compare(a.Type, b.Type)
+		case "size":
+			return cmpInt(int64(a.Size), int64(b.Size))
+		default:
+			return a.Created.Compare(b.Created.Time)
+		}
+	}
+	desc := order == "desc" || (order == "" && (field == "" || field == "created"))
+	sort.SliceStable(es, func(i, j int) bool {
+		c := compare(es[i].asset, es[j].asset)
+		if desc {
+			c = -c
+		}
+		if c == 0 {
+			return es[i].asset.ID < es[j].asset.ID
+		}
+		return c < 0
+	})
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// lookup returns the catalog asset with the given ID.
+func (s *Server) lookup(id string) (codeocean.DataAsset, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[id]
+	if !ok {
+		return codeocean.DataAsset{}, false
+	}
+	return s.assets[i].asset, true
+}
+
+func (s *Server) listFiles(w http.ResponseWriter, id string, body []byte) {
+	var req struct {
+		Path string `json:"path"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
+			return
+		}
+	}
+	a, ok := s.lookup(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
+		return
+	}
+	if a.SourceBucket != nil && a.SourceBucket.External {
+		writeError(w, http.StatusBadRequest, "files can be listed for internal data assets only")
+		return
+	}
+	s.mu.Lock()
+	all := s.files[id]
+	s.mu.Unlock()
+	items, ok := children(all, req.Path)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("path %q not found in data asset %s", req.Path, id))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// children lists the direct entries of folder dir of a file tree; ok is false
+// when dir is neither the root nor a folder of the tree.
+func children(all []codeocean.FileItem, dir string) ([]codeocean.FileItem, bool) {
+	dir = strings.Trim(dir, "/")
+	byName := map[string]*codeocean.FileItem{}
+	found := dir == ""
+	for _, it := range all {
+		p := strings.Trim(it.Path, "/")
+		rel := p
+		if dir != "" {
+			var under bool
+			rel, under = strings.CutPrefix(p, dir+"/")
+			if p == dir && it.Type == "folder" {
+				found = true
+			}
+			if !under {
+				continue
+			}
+		}
+		if rel == "" {
+			continue
+		}
+		found = true
+		name, _, deeper := strings.Cut(rel, "/")
+		c := byName[name]
+		if c == nil {
+			c = &codeocean.FileItem{Name: name, Path: path.Join(dir, name), Type: "file"}
+			byName[name] = c
+		}
+		if deeper || it.Type == "folder" {
+			c.Type = "folder"
+		}
+		if deeper || it.Type != "folder" {
+			c.Size += it.Size
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	items := make([]codeocean.FileItem, 0, len(byName))
+	for _, c := range byName {
+		items = append(items, *c)
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+	return items, true
+}
+
+func (s *Server) fileURLs(w http.ResponseWriter, r *http.Request, id string) {
+	p := strings.Trim(r.URL.Query().Get("path"), "/")
+	if _, ok := s.lookup(id); !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
+		return
+	}
+	s.mu.Lock()
+	all := s.files[id]
+	s.mu.Unlock()
+	isFile := slices.ContainsFunc(all, func(it codeocean.FileItem) bool {
+		return it.Type != "folder" && strings.Trim(it.Path, "/") == p
+	})
+	if p == "" || !isFile {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("file %q not found in data asset %s", p, id))
+		return
+	}
+	base := "http://" + r.Host + "/files/" + id + "/" + p
+	writeJSON(w, http.StatusOK, map[string]string{
+		"download_url": base + "?download=1&signature=fake",
+		"view_url":     base + "?signature=fake",
+	})
+}
+
+func (s *Server) attach(w http.ResponseWriter, capsuleID string, body []byte) {
+	var req []struct {
+		ID    string `json:"id"`
+		Mount string `json:"mount"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid body: want [{\"id\", \"mount\"}]: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	results := make([]codeocean.AttachResult, 0, len(req))
+	for _, a := range req {
+		i, ok := s.byID[a.ID]
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", a.ID))
+			return
+		}
+		asset := s.assets[i].asset
+		mount := a.Mount
+		if mount == "" {
+			mount = asset.Mount
+		}
+		s.jobs++
+		results = append(results, codeocean.AttachResult{
+			ID:         a.ID,
+			Mount:      mount,
+			MountState: "mounted",
+			JobID:      fmt.Sprintf("job-%d", s.jobs),
+			External:   asset.SourceBucket != nil && asset.SourceBucket.External,
+			Ready:      asset.State == "ready",
+		})
+	}
+	for _, res := range results {
+		list := slices.DeleteFunc(s.attached[capsuleID], func(x codeocean.AttachResult) bool { return x.ID == res.ID })
+		s.attached[capsuleID] = append(list, res)
+	}
+	writeJSON(w, http.StatusOK, results)
+}
+
+func (s *Server) detach(w http.ResponseWriter, capsuleID string, body []byte) {
+	var ids []string
+	if err := json.Unmarshal(body, &ids); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid body: want [\"<data asset id>\"]: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.attached[capsuleID] = slices.DeleteFunc(s.attached[capsuleID], func(x codeocean.AttachResult) bool {
+		return slices.Contains(ids, x.ID)
+	})
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"message":"fake: cannot encode answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"message": msg})
+}
+
+// hangUp closes the connection without an answer, like a server that died.
+func hangUp(rec *recorder) {
+	hj, ok := rec.ResponseWriter.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+// recorder remembers the status a handler answered.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
