@@ -62,11 +62,14 @@ type Config struct {
 	// Buckets are probed in order for folders the catalog does not locate.
 	// Nil means DefaultBuckets; an empty non-nil slice turns probing off
 	// (offline use).
-	Buckets    []string
-	Logger     *slog.Logger
-	AnswerTTL  time.Duration // default DefaultAnswerTTL
-	FailureTTL time.Duration // default DefaultFailureTTL
-	Now        func() time.Time
+	Buckets []string
+	// SearchPageSize is the page size of catalog searches; 0 means the
+	// server's maximum (fewest round trips).
+	SearchPageSize int
+	Logger         *slog.Logger
+	AnswerTTL      time.Duration // default DefaultAnswerTTL
+	FailureTTL     time.Duration // default DefaultFailureTTL
+	Now            func() time.Time
 }
 
 // Resolver answers, lazily and with caching, which assets a session has and
@@ -76,6 +79,7 @@ type Resolver struct {
 	dataDir string
 	objects store.Backend
 	buckets []string
+	page    int
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -115,6 +119,7 @@ func New(cfg Config) *Resolver {
 		dataDir: cfg.DataDir,
 		objects: cfg.Objects,
 		buckets: slices.Clone(cfg.Buckets),
+		page:    cfg.SearchPageSize,
 		log:     cfg.Logger,
 		now:     now,
 
@@ -142,7 +147,7 @@ func (r *Resolver) Buckets() []string { return slices.Clone(r.buckets) }
 // shared between sessions (subject searches serve every session of a subject).
 func (r *Resolver) search(ctx context.Context, query string) ([]codeocean.DataAsset, error) {
 	return r.searches.get(ctx, query, func(ctx context.Context) ([]codeocean.DataAsset, error) {
-		res, err := r.catalog.SearchDataAssets(ctx, codeocean.SearchParams{Query: query, Limit: 1000})
+		res, err := r.catalog.SearchDataAssets(ctx, codeocean.SearchParams{Query: query, Limit: r.page})
 		if err != nil {
 			return nil, fmt.Errorf("search %q: %w", query, err)
 		}
