@@ -37,7 +37,7 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, " (%s)", e.Query)
 	}
 	fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
-	if e.Message != "" {
+	if e.Message != "" && !strings.EqualFold(e.Message, http.StatusText(e.Status)) {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
 	if hint := e.hint(); hint != "" {

@@ -59,10 +59,11 @@ type Options struct {
 
 // Fault is an injected failure.
 type Fault struct {
-	Status     int    // answered with {"message": Message}
-	Message    string // default: the status text
-	RetryAfter string // Retry-After header value; empty sends none
-	Hangup     bool   // close the connection without answering instead
+	Status     int           // answered with {"message": Message}; 0 answers normally (after Delay)
+	Message    string        // default: the status text
+	RetryAfter string        // Retry-After header value; empty sends none
+	Hangup     bool          // close the connection without answering instead
+	Delay      time.Duration // stall this long first (or until the client gives up)
 }
 
 // Request is one logged request.
@@ -346,7 +347,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		}
 	}
-	if fault != nil {
+	if fault != nil && fault.Delay > 0 {
+		t := time.NewTimer(fault.Delay)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	if fault != nil && (fault.Hangup || fault.Status != 0) {
 		if fault.Hangup {
 			hangUp(rec)
 			return
@@ -364,7 +374,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	scope, ok := s.authorize(r)
 	if !ok {
-		writeError(rec, http.StatusUnauthorized, "Unauthorized: invalid or missing access token")
+		writeError(rec, http.StatusUnauthorized, "invalid or missing access token")
 		return
 	}
 	s.route(rec, r, req.Path, body, scope)
@@ -403,7 +413,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []
 	switch {
 	case len(parts) >= 1 && parts[0] == "data_assets":
 		if sc < scopeRead {
-			writeError(w, http.StatusForbidden, "Forbidden: the access token lacks the Datasets: Read scope")
+			writeError(w, http.StatusForbidden, "insufficient scope: Datasets: Read is required")
 			return
 		}
 		switch {
@@ -420,7 +430,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []
 		}
 	case len(parts) == 3 && parts[0] == "capsules" && parts[2] == "data_assets":
 		if sc < scopeAll {
-			writeError(w, http.StatusForbidden, "Forbidden: the access token may not modify this capsule")
+			writeError(w, http.StatusForbidden, "insufficient permissions to modify this capsule")
 			return
 		}
 		switch r.Method {
