@@ -184,27 +184,26 @@ func (r *Resolver) Assets(ctx context.Context, s Session) ([]Asset, error) {
 			return nil, err
 		}
 		var out []Asset
-		byName := map[string]int{}
-		for _, a := range local {
-			if sess, _ := ParseSession(a.Name); sess == s {
-				byName[a.Name] = len(out)
-				out = append(out, a)
-			}
-		}
 		if r.catalog != nil {
-			found, err := r.catalogAssets(ctx, s)
-			if err != nil {
+			if out, err = r.catalogAssets(ctx, s); err != nil {
 				return nil, err
 			}
-			for _, a := range found {
-				// An attached asset is served from local disk but keeps its
-				// catalog identity.
-				if i, ok := byName[a.Name]; ok {
-					a.Local = out[i].Local
-					out[i] = a
-					continue
+		}
+		// An attached asset is served from local disk but keeps its catalog
+		// identity. A name uploaded twice matches both uploads: the folder
+		// holds that session's data either way.
+		for _, l := range local {
+			if sess, _ := ParseSession(l.Name); sess != s {
+				continue
+			}
+			matched := false
+			for i := range out {
+				if out[i].Name == l.Name {
+					out[i].Local, matched = l.Local, true
 				}
-				out = append(out, a)
+			}
+			if !matched {
+				out = append(out, l)
 			}
 		}
 		slices.SortStableFunc(out, func(a, b Asset) int { return a.Created.Compare(b.Created) })

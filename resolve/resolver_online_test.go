@@ -297,3 +297,32 @@ func TestOnlineAssetByID(t *testing.T) {
 		t.Errorf("AssetByID of an unknown ID = %v, want ErrNotFound", err)
 	}
 }
+
+func TestOnlineWithAttachedData(t *testing.T) {
+	o := newOnline(t)
+	r := New(Config{Catalog: o.r.catalog, Objects: o.objs, DataDir: sampleDataDir(t), SearchPageSize: 100})
+	ctx := context.Background()
+	s := MustParseSession(sampleID)
+	assets, err := r.Assets(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(assets) != 5 {
+		t.Fatalf("assets = %v, want the 5 of the catalog (local folders matched by name)", names(assets))
+	}
+	raw, err := r.RawAsset(ctx, s)
+	if err != nil || raw.ID == "" || raw.Local.IsZero() {
+		t.Fatalf("raw asset = %+v, %v; want the catalog asset served from the data folder", raw, err)
+	}
+	sorted, ok, err := r.SortedAsset(ctx, s)
+	if err != nil || !ok || sorted.Name != sampleSorted || sorted.Local.IsZero() {
+		t.Fatalf("sorted asset = %+v, %v, %v", sorted, ok, err)
+	}
+	if info, err := r.Info(ctx, s); err != nil || !strings.HasPrefix(info.RawDataDir, "file://") {
+		t.Errorf("raw data dir = %q, %v; want the attached folder", info.RawDataDir, err)
+	}
+	// Everything attached is read from disk: S3 is never asked.
+	if n := o.objs.S3Requests(); n != 0 {
+		t.Errorf("made %d S3 requests for attached assets", n)
+	}
+}
