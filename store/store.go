@@ -92,10 +92,21 @@ func (u URI) Join(rel string) URI {
 	} else {
 		u.Key = u.Key + "/" + rel
 	}
-	if u.Scheme == "file" {
+	// A ".." is kept as written rather than cleaned away, so that the
+	// backend refuses the location instead of reading outside the folder.
+	if u.Scheme == "file" && !hasDotDot(rel) {
 		u.Key = path.Clean(u.Key)
 	}
 	return u
+}
+
+func hasDotDot(p string) bool {
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // Base returns the last element of the URI's path.

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package store
+
+func mapChunk(n int) []byte { return make([]byte, n) }

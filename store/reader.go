@@ -1,0 +1,621 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// Defaults of Options.
+const (
+	DefaultCacheBytes = 1 << 30
+	// DefaultBlockSize is the unit of caching. A random 256 KiB read (the
+	// HDF5 chunk pattern) touches at most three 128 KiB blocks, so it
+	// fetches at most 1.5 times what it reads.
+	DefaultBlockSize = 128 << 10
+	// DefaultPartSize is the largest readahead GET: long enough that the
+	// request latency (tens of ms) is small next to the transfer.
+	DefaultPartSize = 8 << 20
+	// DefaultMaxReadahead is how far one reader may read ahead: at about
+	// 100 MB/s per response and ~100 ms per part, 16 parts in flight
+	// reach ~1.2 GB/s.
+	DefaultMaxReadahead = 128 << 20
+	// DefaultMaxInflightBytes bounds the readahead requested and not yet
+	// received, across all readers.
+	DefaultMaxInflightBytes = 256 << 20
+)
+
+// ErrClosed is returned by reads on a closed Reader or Store.
+var ErrClosed = errors.New("store: closed")
+
+// Options configures New.
+type Options struct {
+	S3    Backend // for s3:// locations; nil: they fail
+	Local Backend // for file:// locations; default NewLocal()
+	// CacheBytes bounds the block cache; default 1 GiB.
+	CacheBytes int64
+	// BlockSize is the unit of caching and of the smallest GET; default 128 KiB.
+	BlockSize int64
+	// MaxInflightBytes bounds readahead requested but not yet received;
+	// default 256 MiB. It costs no memory until the bytes arrive, and then
+	// they count against CacheBytes.
+	MaxInflightBytes int64
+	// MaxReadahead bounds one reader's readahead window; default 128 MiB.
+	MaxReadahead int64
+	// PartSize is the largest readahead GET; default 8 MiB.
+	PartSize int64
+	Logger   *slog.Logger
+}
+
+// Stats counts what a Store has done since it was made.
+type Stats struct {
+	Requests      int64 // backend calls: ranged reads, listings, probes, stats
+	BytesFetched  int64 // bytes received from backends by reads
+	CacheHits     int64 // blocks a read found cached
+	CacheMisses   int64 // blocks a read had to wait for
+	BytesServed   int64 // bytes returned by Reader.ReadAt
+	PrefetchBytes int64 // bytes requested by readahead
+	CachedBytes   int64 // bytes of blocks in the cache now
+	// BufferBytes and PeakBufferBytes are the memory holding object bytes:
+	// cached blocks, blocks being filled and blocks being copied out.
+	BufferBytes, PeakBufferBytes int64
+}
+
+// Store reads objects from S3 or local disk through one block cache. It
+// implements Backend itself, routing each call by the location's scheme.
+type Store struct {
+	opts  Options
+	cache *BlockCache
+	log   *slog.Logger
+
+	ctx    context.Context // parent of every fetch; cancelled by Close
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	readers  atomic.Int64 // open readers of cached objects
+	inflight atomic.Int64 // bytes requested from backends and not yet received
+
+	requests, fetched, hits, misses, served, prefetched atomic.Int64
+}
+
+// New returns a Store; zero options take their defaults.
+func New(opts Options) *Store {
+	if opts.Local == nil {
+		opts.Local = NewLocal()
+	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	if opts.BlockSize <= 0 {
+		opts.BlockSize = DefaultBlockSize
+	}
+	if opts.PartSize <= 0 {
+		opts.PartSize = DefaultPartSize
+	}
+	if opts.MaxReadahead <= 0 {
+		opts.MaxReadahead = DefaultMaxReadahead
+	}
+	if opts.MaxInflightBytes <= 0 {
+		opts.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	opts.PartSize = max(opts.BlockSize, min(opts.PartSize, opts.MaxInflightBytes))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Store{
+		opts:   opts,
+		cache:  NewBlockCache(opts.CacheBytes, opts.BlockSize),
+		log:    opts.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+}
+
+// Close cancels all reads in flight and empties the cache.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	s.cancel()
+	s.cache.purge()
+	return nil
+}
+
+// Stats returns the Store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Requests:        s.requests.Load(),
+		BytesFetched:    s.fetched.Load(),
+		CacheHits:       s.hits.Load(),
+		CacheMisses:     s.misses.Load(),
+		BytesServed:     s.served.Load(),
+		PrefetchBytes:   s.prefetched.Load(),
+		CachedBytes:     s.cache.Bytes(),
+		BufferBytes:     s.cache.inUse.Load(),
+		PeakBufferBytes: s.cache.peak.Load(),
+	}
+}
+
+// Cache returns the Store's block cache.
+func (s *Store) Cache() *BlockCache { return s.cache }
+
+func (s *Store) backend(u URI) (Backend, error) {
+	switch u.Scheme {
+	case "s3":
+		if s.opts.S3 == nil {
+			return nil, fmt.Errorf("%s: no S3 access configured", u)
+		}
+		return s.opts.S3, nil
+	case "file":
+		return s.opts.Local, nil
+	}
+	return nil, fmt.Errorf("%q: not an s3:// or file:// location", u.String())
+}
+
+// List implements Backend.
+func (s *Store) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
+	b, err := s.backend(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.requests.Add(1)
+	return b.List(ctx, dir)
+}
+
+// Exists implements Backend.
+func (s *Store) Exists(ctx context.Context, dir URI) (bool, error) {
+	b, err := s.backend(dir)
+	if err != nil {
+		return false, err
+	}
+	s.requests.Add(1)
+	return b.Exists(ctx, dir)
+}
+
+// Stat implements Backend.
+func (s *Store) Stat(ctx context.Context, obj URI) (ObjectInfo, error) {
+	b, err := s.backend(obj)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	s.requests.Add(1)
+	return b.Stat(ctx, obj)
+}
+
+// ReadRange implements Backend, straight from the backend, bypassing the cache.
+func (s *Store) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
+	b, err := s.backend(obj)
+	if err != nil {
+		return nil, err
+	}
+	s.requests.Add(1)
+	return b.ReadRange(ctx, obj, etag, off, length)
+}
+
+// Reader reads one version of one object: the one described by the
+// ObjectInfo it was opened with. Once the object is seen to have changed,
+// every read fails with ErrChanged. A Reader is safe for concurrent use.
+//
+// Reads of S3 objects go through the block cache, with readahead for
+// sequential reading. Local files are read directly: the kernel's page
+// cache already keeps them, and a second copy would only take memory.
+type Reader struct {
+	s      *Store
+	obj    URI
+	name   string // obj.String(), the cache key
+	cached bool
+
+	mu     sync.Mutex
+	info   ObjectInfo
+	stated bool
+	pf     prefetcher
+	owned  []*fetch // readahead this reader started
+	err    error    // sticky: ErrChanged or ErrClosed
+}
+
+// Open returns a Reader of obj, pinned to info.ETag. info normally comes
+// from List or Stat; when its ETag is empty the first read asks Stat.
+func (s *Store) Open(obj URI, info ObjectInfo) *Reader {
+	r := &Reader{
+		s:      s,
+		obj:    obj,
+		name:   obj.String(),
+		cached: obj.Scheme == "s3",
+		info:   info,
+		stated: info.ETag != "",
+		pf: prefetcher{
+			blockSize: s.opts.BlockSize,
+			minWindow: max(4*s.opts.BlockSize, 2<<20),
+			maxPart:   s.opts.PartSize,
+		},
+	}
+	if r.cached {
+		s.readers.Add(1)
+	}
+	return r
+}
+
+// Size returns the size of the object, as known when it was opened.
+func (r *Reader) Size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info.Size
+}
+
+// Close stops the reader's readahead that no other reader waits for.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	if r.err == ErrClosed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.err = ErrClosed
+	owned := r.owned
+	r.owned = nil
+	r.mu.Unlock()
+	if r.cached {
+		r.s.readers.Add(-1)
+	}
+	c := r.s.cache
+	c.mu.Lock()
+	for _, f := range owned {
+		c.unrefLocked(f)
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off, like io.ReaderAt: fewer bytes come
+// only with an error, io.EOF at the end of the object.
+func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read %s: negative offset %d", r.obj, off)
+	}
+	info, err := r.prepare(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if info.Dir {
+		return 0, fmt.Errorf("read %s: is a folder", r.obj)
+	}
+	if off >= info.Size {
+		return 0, io.EOF
+	}
+	end := min(off+int64(len(p)), info.Size)
+	q := p[:end-off]
+	var n int
+	if r.cached {
+		n, err = r.readCached(ctx, q, off, info)
+	} else {
+		n, err = r.readDirect(ctx, q, off, info)
+	}
+	r.s.served.Add(int64(n))
+	if err != nil {
+		if errors.Is(err, ErrChanged) {
+			r.mu.Lock()
+			if r.err == nil {
+				r.err = err
+			}
+			r.mu.Unlock()
+		}
+		return n, err
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// prepare checks that the reader may read and learns the object's ETag
+// when it was opened without one.
+func (r *Reader) prepare(ctx context.Context) (ObjectInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		if r.err == ErrClosed {
+			return ObjectInfo{}, fmt.Errorf("read %s: %w", r.obj, ErrClosed)
+		}
+		return ObjectInfo{}, r.err
+	}
+	if r.s.closed.Load() {
+		return ObjectInfo{}, fmt.Errorf("read %s: %w", r.obj, ErrClosed)
+	}
+	if !r.stated {
+		info, err := r.s.Stat(ctx, r.obj)
+		if err != nil {
+			return ObjectInfo{}, err
+		}
+		r.info, r.stated = info, true
+	}
+	return r.info, nil
+}
+
+func (r *Reader) readDirect(ctx context.Context, p []byte, off int64, info ObjectInfo) (int, error) {
+	body, err := r.s.ReadRange(ctx, r.obj, info.ETag, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n, err := io.ReadFull(body, p)
+	r.s.fetched.Add(int64(n))
+	if err != nil {
+		return n, fmt.Errorf("read %s at %d: %w", r.obj, off, err)
+	}
+	return n, nil
+}
+
+// slot is one block a read needs: already cached (blk, referenced) or on
+// its way (p, registered as a waiter).
+type slot struct {
+	index int64
+	blk   *block
+	p     *pendingBlock
+}
+
+func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info ObjectInfo) (int, error) {
+	s := r.s
+	r.mu.Lock()
+	from, to, part := r.pf.observe(off, int64(len(p)), info.Size, s.windowCap())
+	r.mu.Unlock()
+
+	var n int
+	for attempt := 0; ; attempt++ {
+		slots, fetches := s.plan(r, info, off+int64(n), off+int64(len(p)))
+		if attempt == 0 && from < to {
+			fetches = append(fetches, r.readahead(info, from, to, part)...)
+		}
+		for _, f := range fetches {
+			go s.run(f, r.obj, info)
+		}
+		m, err := s.copyOut(ctx, slots, p[n:], off+int64(n))
+		n += m
+		if err == nil {
+			return n, nil
+		}
+		// The fetch this read joined was cancelled by the reader that
+		// started it, or the Store was closed: try again on our own.
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil && !s.closed.Load() && attempt < 3 {
+			continue
+		}
+		if s.closed.Load() {
+			err = fmt.Errorf("read %s: %w", r.obj, ErrClosed)
+		}
+		return n, err
+	}
+}
+
+// windowCap shares the cache among open readers so that one reader's
+// readahead does not evict another's before it is read.
+func (s *Store) windowCap() int64 {
+	readers := max(1, s.readers.Load())
+	return min(s.opts.MaxReadahead, s.opts.CacheBytes/(4*readers), s.opts.MaxInflightBytes)
+}
+
+func (s *Store) key(r *Reader, etag string, index int64) blockKey {
+	return blockKey{obj: r.name, etag: etag, index: index}
+}
+
+// blockLen returns the length of block index of an object of size bytes.
+func (s *Store) blockLen(index, size int64) int64 {
+	return min(s.opts.BlockSize, size-index*s.opts.BlockSize)
+}
+
+// newFetchLocked returns a fetch with no blocks yet.
+func (s *Store) newFetchLocked() *fetch {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &fetch{ctx: ctx, cancel: cancel}
+}
+
+// plan finds the blocks holding [off, end): it references the cached
+// ones, joins those on their way, and claims the others in runs, each to
+// be fetched by one GET.
+func (s *Store) plan(r *Reader, info ObjectInfo, off, end int64) ([]slot, []*fetch) {
+	bs := s.opts.BlockSize
+	first, last := off/bs, (end-1)/bs
+	maxRun := s.opts.PartSize / bs
+	slots := make([]slot, last-first+1)
+	var fetches []*fetch
+	var cur *fetch
+	c := s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := first; i <= last; i++ {
+		k := s.key(r, info.ETag, i)
+		sl := &slots[i-first]
+		sl.index = i
+		if b := c.getLocked(k); b != nil {
+			s.hits.Add(1)
+			sl.blk, cur = b, nil
+			continue
+		}
+		s.misses.Add(1)
+		if p := c.pending[k]; p != nil {
+			c.joinLocked(p)
+			sl.p, cur = p, nil
+			continue
+		}
+		if cur == nil || int64(len(cur.blocks)) >= maxRun {
+			cur = s.newFetchLocked()
+			fetches = append(fetches, cur)
+		}
+		p := &pendingBlock{key: k, f: cur, done: make(chan struct{})}
+		cur.blocks = append(cur.blocks, p)
+		c.pending[k] = p
+		c.joinLocked(p)
+		sl.p = p
+		s.inflight.Add(s.blockLen(i, info.Size))
+	}
+	return slots, fetches
+}
+
+// readahead claims the blocks of [from, to) that are neither cached nor
+// on their way, in GETs of at most part bytes, as far as the in-flight
+// budget allows. The fetches belong to r until it is closed.
+func (r *Reader) readahead(info ObjectInfo, from, to, part int64) []*fetch {
+	s := r.s
+	bs := s.opts.BlockSize
+	partBlocks := part / bs
+	last := (to - 1) / bs
+	var fetches []*fetch
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return nil
+	}
+	c := s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := from / bs
+	for ; i <= last; i += partBlocks {
+		j := min(i+partBlocks-1, last)
+		var need int64
+		for k := i; k <= j; k++ {
+			key := s.key(r, info.ETag, k)
+			if c.pending[key] == nil && !c.lru.Contains(key) {
+				need += s.blockLen(k, info.Size)
+			}
+		}
+		if need == 0 {
+			continue
+		}
+		if !s.reserve(need) {
+			break
+		}
+		s.prefetched.Add(need)
+		var cur *fetch
+		for k := i; k <= j; k++ {
+			key := s.key(r, info.ETag, k)
+			if c.pending[key] != nil || c.lru.Contains(key) {
+				cur = nil
+				continue
+			}
+			if cur == nil {
+				cur = s.newFetchLocked()
+				cur.refs = 1 // the reader's
+				fetches = append(fetches, cur)
+			}
+			p := &pendingBlock{key: key, f: cur, done: make(chan struct{})}
+			cur.blocks = append(cur.blocks, p)
+			c.pending[key] = p
+		}
+	}
+	r.pf.requested(min(i*bs, info.Size))
+	// Forget finished readahead so the list stays short.
+	kept := r.owned[:0]
+	for _, f := range r.owned {
+		if f.next < len(f.blocks) {
+			kept = append(kept, f)
+		}
+	}
+	r.owned = append(kept, fetches...)
+	return fetches
+}
+
+// reserve takes n bytes of the in-flight budget for readahead, if
+// available. Reads that are waited for are never refused: they are counted
+// but only ever make readahead wait.
+func (s *Store) reserve(n int64) bool {
+	for {
+		cur := s.inflight.Load()
+		if cur+n > s.opts.MaxInflightBytes {
+			return false
+		}
+		if s.inflight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// run performs fetch f: one ranged GET whose body fills its blocks in turn.
+func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
+	defer f.cancel()
+	c := s.cache
+	bs := s.opts.BlockSize
+	first := f.blocks[0].key.index
+	off := first * bs
+	var length int64
+	for _, p := range f.blocks {
+		length += s.blockLen(p.key.index, info.Size)
+	}
+	failFrom := func(i int, err error) {
+		for _, p := range f.blocks[i:] {
+			s.inflight.Add(-s.blockLen(p.key.index, info.Size))
+			c.fail(p, err)
+		}
+	}
+	b, err := s.backend(obj)
+	if err != nil {
+		failFrom(0, err)
+		return
+	}
+	s.requests.Add(1)
+	body, err := b.ReadRange(f.ctx, obj, info.ETag, off, length)
+	if err != nil {
+		failFrom(0, err)
+		return
+	}
+	defer body.Close()
+	for i, p := range f.blocks {
+		n := s.blockLen(p.key.index, info.Size)
+		blk := c.newBlock(int(n))
+		got, err := io.ReadFull(body, blk.data)
+		s.fetched.Add(int64(got))
+		if err != nil {
+			c.release(blk)
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				err = fmt.Errorf("read %s: answer ended %d bytes short of %d-%d: %w",
+					obj, length-(p.key.index*bs-off)-int64(got), off, off+length, io.ErrUnexpectedEOF)
+			}
+			failFrom(i, err)
+			return
+		}
+		s.inflight.Add(-n)
+		c.complete(p, blk)
+	}
+}
+
+// copyOut copies the blocks of slots into p, which starts at off, waiting
+// for those on their way. On failure it lets go of the blocks it did not
+// reach.
+func (s *Store) copyOut(ctx context.Context, slots []slot, p []byte, off int64) (int, error) {
+	c := s.cache
+	bs := s.opts.BlockSize
+	n := 0
+	for i := range slots {
+		sl := slots[i]
+		b := sl.blk
+		if b == nil {
+			select {
+			case <-sl.p.done:
+			case <-ctx.Done():
+				s.abandon(slots[i:])
+				return n, ctx.Err()
+			}
+			if sl.p.err != nil {
+				s.abandon(slots[i+1:])
+				return n, sl.p.err
+			}
+			b = sl.p.blk
+		}
+		start := sl.index * bs
+		lo := max(off+int64(n), start) - start
+		m := copy(p[n:], b.data[lo:])
+		n += m
+		c.release(b)
+	}
+	return n, nil
+}
+
+// abandon lets go of slots a read no longer needs.
+func (s *Store) abandon(slots []slot) {
+	for _, sl := range slots {
+		if sl.blk != nil {
+			s.cache.release(sl.blk)
+		} else {
+			s.cache.leave(sl.p)
+		}
+	}
+}

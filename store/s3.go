@@ -1,0 +1,582 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// Defaults of S3Options. Real S3 answers in tens of milliseconds and streams
+// a response at roughly 100 MB/s, so a few seconds without a byte means the
+// connection is stuck, not slow.
+const (
+	DefaultRegion       = "us-west-2"
+	DefaultMaxAttempts  = 5
+	DefaultBaseDelay    = 100 * time.Millisecond
+	DefaultMaxBackoff   = 2 * time.Second
+	DefaultStallTimeout = 5 * time.Second
+	// DefaultRetryTimeout keeps a persistent failure under the 30 s a reader
+	// may wait before it sees EIO, with room for one more stalled attempt.
+	DefaultRetryTimeout = 20 * time.Second
+)
+
+// S3Options configures NewS3. The zero value uses the AWS SDK's standard
+// configuration chain (environment, shared files, instance roles).
+type S3Options struct {
+	// Region of the buckets; default: the configuration chain, else us-west-2.
+	Region string
+	// Endpoint is a custom S3 endpoint (e.g. http://127.0.0.1:9000). It, or
+	// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, switches to path-style addressing.
+	Endpoint string
+	// HTTPClient replaces the SDK's HTTP client.
+	HTTPClient aws.HTTPClient
+	// Credentials replaces the configuration chain's credentials. When nil
+	// and the chain finds none, requests are sent unsigned (public buckets).
+	Credentials aws.CredentialsProvider
+	// MaxAttempts is the SDK's attempts per request for 5xx, SlowDown and
+	// connection errors.
+	MaxAttempts int
+	// BaseDelay and MaxBackoff shape the capped exponential backoff with jitter.
+	BaseDelay, MaxBackoff time.Duration
+	// StallTimeout cancels and retries a GET whose response makes no
+	// progress for this long.
+	StallTimeout time.Duration
+	// RetryTimeout bounds how long a call keeps retrying without receiving
+	// anything before it returns the last error.
+	RetryTimeout time.Duration
+	// Logger receives retries and failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// S3Backend is a Backend over Amazon S3 (or any S3-compatible endpoint).
+type S3Backend struct {
+	client  *s3.Client
+	opts    S3Options
+	log     *slog.Logger
+	backoff backoff
+}
+
+// NewS3 builds an S3 backend from the standard AWS configuration chain,
+// overridden by opts.
+func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.BaseDelay <= 0 {
+		opts.BaseDelay = DefaultBaseDelay
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = DefaultStallTimeout
+	}
+	if opts.RetryTimeout <= 0 {
+		opts.RetryTimeout = DefaultRetryTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	// The SDK's own client allows only 10 idle connections per host; prefetch
+	// keeps more GETs than that in flight, and reconnecting costs a round trip.
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns = 256
+			tr.MaxIdleConnsPerHost = 256
+		})),
+	}
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	if opts.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(opts.Credentials))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if opts.Credentials == nil {
+		if cfg.Credentials == nil {
+			cfg.Credentials = aws.AnonymousCredentials{}
+		} else {
+			// Instance-metadata lookups can hang off EC2; do not let them
+			// hold up start-up for long.
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := cfg.Credentials.Retrieve(rctx)
+			cancel()
+			if err != nil {
+				log.Info("no AWS credentials found; sending unsigned requests (public buckets only)", "cause", err)
+				cfg.Credentials = aws.AnonymousCredentials{}
+			}
+		}
+	}
+
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+	}
+	b := &S3Backend{opts: opts, log: log, backoff: backoff{base: opts.BaseDelay, max: opts.MaxBackoff}}
+	b.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+		if endpoint != "" {
+			o.UsePathStyle = true
+		}
+		if opts.HTTPClient != nil {
+			o.HTTPClient = opts.HTTPClient
+		}
+		// A token bucket shared by all requests would stop retrying
+		// altogether after a burst of failures; each call is bounded by
+		// MaxAttempts and RetryTimeout instead.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = opts.MaxAttempts
+			so.MaxBackoff = opts.MaxBackoff
+			so.Backoff = b.backoff
+			so.RateLimiter = ratelimit.None
+		})
+		o.RetryMaxAttempts = opts.MaxAttempts
+	})
+	return b, nil
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Client returns the SDK client the backend uses, for callers that need
+// an operation the Backend interface does not offer.
+func (b *S3Backend) Client() *s3.Client { return b.client }
+
+// backoff is capped exponential backoff with "equal jitter": half of the
+// exponential step is fixed, half random, so retries neither synchronise
+// nor fire immediately.
+type backoff struct{ base, max time.Duration }
+
+func (b backoff) delay(attempt int) time.Duration {
+	d := b.base
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	d = min(d, b.max)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// BackoffDelay implements retry.BackoffDelayer.
+func (b backoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	return b.delay(attempt), nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *S3Backend) check(u URI) error {
+	if u.Scheme != "s3" || u.Bucket == "" {
+		return fmt.Errorf("%q is not an s3:// location", u.String())
+	}
+	return nil
+}
+
+// List implements Backend with ListObjectsV2 and delimiter "/", over all pages.
+func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
+	if err := b.check(dir); err != nil {
+		return nil, err
+	}
+	prefix := folderPrefix(dir.Key)
+	in := &s3.ListObjectsV2Input{
+		Bucket:    aws.String(dir.Bucket),
+		Prefix:    aws.String(prefix),
+		Delimiter: aws.String("/"),
+	}
+	var out []ObjectInfo
+	pages := s3.NewListObjectsV2Paginator(b.client, in)
+	for pages.HasMorePages() {
+		pctx, cancel := context.WithTimeout(ctx, b.opts.RetryTimeout)
+		page, err := pages.NextPage(pctx)
+		cancel()
+		if err != nil {
+			return nil, b.callError(ctx, "list", dir, err)
+		}
+		for _, p := range page.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), prefix), "/")
+			if name == "" {
+				continue
+			}
+			out = append(out, ObjectInfo{Name: name, Dir: true})
+		}
+		for _, o := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(o.Key), prefix)
+			if name == "" { // the folder's own marker object
+				continue
+			}
+			out = append(out, ObjectInfo{
+				Name:    name,
+				Size:    aws.ToInt64(o.Size),
+				ModTime: aws.ToTime(o.LastModified),
+				ETag:    aws.ToString(o.ETag),
+			})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("list %s: %w", dir, ErrNotExist)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// folderPrefix turns a folder key into a listing prefix: "a/b" -> "a/b/",
+// the bucket root stays "".
+func folderPrefix(key string) string {
+	key = strings.Trim(key, "/")
+	if key == "" {
+		return ""
+	}
+	return key + "/"
+}
+
+// Exists implements Backend with one ListObjectsV2 request of one key.
+// A missing bucket is reported as not existing.
+func (b *S3Backend) Exists(ctx context.Context, dir URI) (bool, error) {
+	if err := b.check(dir); err != nil {
+		return false, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.opts.RetryTimeout)
+	defer cancel()
+	page, err := b.client.ListObjectsV2(cctx, &s3.ListObjectsV2Input{
+		Bucket:  aws.String(dir.Bucket),
+		Prefix:  aws.String(folderPrefix(dir.Key)),
+		MaxKeys: aws.Int32(1),
+	})
+	if err != nil {
+		err = b.callError(ctx, "probe", dir, err)
+		if errors.Is(err, ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return len(page.Contents)+len(page.CommonPrefixes) > 0, nil
+}
+
+// Stat implements Backend with HeadObject.
+func (b *S3Backend) Stat(ctx context.Context, obj URI) (ObjectInfo, error) {
+	if err := b.check(obj); err != nil {
+		return ObjectInfo{}, err
+	}
+	if obj.Key == "" {
+		return ObjectInfo{}, fmt.Errorf("stat %s: no object key", obj)
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.opts.RetryTimeout)
+	defer cancel()
+	out, err := b.client.HeadObject(cctx, &s3.HeadObjectInput{
+		Bucket: aws.String(obj.Bucket),
+		Key:    aws.String(obj.Key),
+	})
+	if err != nil {
+		return ObjectInfo{}, b.callError(ctx, "stat", obj, err)
+	}
+	return ObjectInfo{
+		Name:    path.Base(obj.Key),
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		ETag:    aws.ToString(out.ETag),
+	}, nil
+}
+
+// callError wraps an SDK error with what was asked, mapping "not found"
+// to ErrNotExist and "precondition failed" to ErrChanged.
+func (b *S3Backend) callError(ctx context.Context, op string, u URI, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%s %s: %w", op, u, cerr)
+	}
+	switch status, code := errorStatus(err); {
+	case status == http.StatusNotFound || code == "NoSuchKey" || code == "NoSuchBucket" || code == "NotFound":
+		return fmt.Errorf("%s %s: %w (%s)", op, u, ErrNotExist, errorSummary(err))
+	case status == http.StatusPreconditionFailed || code == "PreconditionFailed":
+		return fmt.Errorf("%s %s: %w", op, u, ErrChanged)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s %s: no answer within %s: %w", op, u, b.opts.RetryTimeout, err)
+	}
+	b.log.Warn("S3 request failed", "op", op, "location", u.String(), "cause", err)
+	return fmt.Errorf("%s %s: %w", op, u, err)
+}
+
+// errorStatus extracts the HTTP status and S3 error code of an SDK error.
+func errorStatus(err error) (status int, code string) {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	return status, code
+}
+
+func errorSummary(err error) string {
+	status, code := errorStatus(err)
+	switch {
+	case code != "" && status != 0:
+		return fmt.Sprintf("%d %s", status, code)
+	case code != "":
+		return code
+	case status != 0:
+		return strconv.Itoa(status)
+	}
+	return err.Error()
+}
+
+var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// transient reports whether a failed GET is worth trying again: the
+// classes the SDK retries (5xx, throttling, connection errors) plus bodies
+// that ended early.
+func transient(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	return retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// ReadRange implements Backend with ranged GETs pinned by If-Match. The
+// returned body survives broken and stalled connections: it resumes from
+// the last byte received, and gives up only after RetryTimeout without
+// progress. Its Read fails with ErrChanged when the object is replaced.
+func (b *S3Backend) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
+	if err := b.check(obj); err != nil {
+		return nil, err
+	}
+	if off < 0 || length < 0 {
+		return nil, fmt.Errorf("read %s: invalid range %d+%d", obj, off, length)
+	}
+	r := &rangeBody{b: b, ctx: ctx, obj: obj, etag: etag, off: off, end: off + length, progress: time.Now()}
+	if length == 0 {
+		return r, nil
+	}
+	if err := r.open(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// rangeBody is the body of one logical ranged read, made of as many GETs
+// as it takes.
+type rangeBody struct {
+	b        *S3Backend
+	ctx      context.Context
+	obj      URI
+	etag     string // the version being read; learnt from the first answer when empty
+	off, end int64  // next byte wanted, end of range (exclusive)
+
+	body     io.ReadCloser
+	cancel   context.CancelFunc // of the current attempt
+	watchdog *time.Timer
+	mu       sync.Mutex
+	stalled  bool
+
+	progress time.Time // last time a byte arrived (or the read began)
+	attempts int       // attempts since progress
+	lastErr  error
+}
+
+// open issues GETs for the rest of the range until one answers.
+func (r *rangeBody) open() error {
+	opts := r.b.opts
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", r.obj, err)
+		}
+		if r.attempts > 0 {
+			if time.Since(r.progress) >= opts.RetryTimeout {
+				return r.giveUp()
+			}
+			d := r.b.backoff.delay(r.attempts)
+			r.b.log.Debug("retrying S3 read", "location", r.obj.String(), "offset", r.off,
+				"attempt", r.attempts+1, "delay", d, "cause", r.lastErr)
+			if err := sleepCtx(r.ctx, d); err != nil {
+				return fmt.Errorf("read %s: %w", r.obj, err)
+			}
+		}
+		r.attempts++
+		// No deadline on the attempt: a long answer that keeps arriving is
+		// fine; the watchdog ends one that stops.
+		actx, cancel := context.WithCancel(r.ctx)
+		r.mu.Lock()
+		r.stalled = false
+		r.mu.Unlock()
+		r.cancel = cancel
+		r.watchdog = time.AfterFunc(opts.StallTimeout, func() {
+			r.mu.Lock()
+			r.stalled = true
+			r.mu.Unlock()
+			cancel()
+		})
+		in := &s3.GetObjectInput{
+			Bucket: aws.String(r.obj.Bucket),
+			Key:    aws.String(r.obj.Key),
+			Range:  aws.String(fmt.Sprintf("bytes=%d-%d", r.off, r.end-1)),
+		}
+		if r.etag != "" {
+			in.IfMatch = aws.String(r.etag)
+		}
+		out, err := r.b.client.GetObject(actx, in)
+		if err == nil {
+			if r.etag != "" && !sameETag(aws.ToString(out.ETag), r.etag) {
+				out.Body.Close()
+				r.stop()
+				return fmt.Errorf("read %s: %w (ETag %s, was %s)", r.obj, ErrChanged, aws.ToString(out.ETag), r.etag)
+			}
+			if n := aws.ToInt64(out.ContentLength); out.ContentLength != nil && n != r.end-r.off {
+				out.Body.Close()
+				r.stop()
+				r.lastErr = fmt.Errorf("answer has %d bytes, asked for %d", n, r.end-r.off)
+				continue
+			}
+			if r.etag == "" {
+				r.etag = aws.ToString(out.ETag)
+			}
+			r.body = out.Body
+			return nil
+		}
+		stalled := r.stop()
+		switch {
+		case r.ctx.Err() != nil:
+			return fmt.Errorf("read %s: %w", r.obj, r.ctx.Err())
+		case stalled:
+			r.lastErr = fmt.Errorf("no answer within %s", opts.StallTimeout)
+		default:
+			r.lastErr = err
+			if !transient(err) {
+				return r.b.callError(r.ctx, "read", r.obj, err)
+			}
+		}
+	}
+}
+
+func (r *rangeBody) giveUp() error {
+	err := fmt.Errorf("read %s at offset %d: nothing received for %s over %d attempts: %w",
+		r.obj, r.off, time.Since(r.progress).Round(time.Millisecond), r.attempts, r.lastErr)
+	r.b.log.Warn("S3 read failed", "location", r.obj.String(), "offset", r.off, "cause", err)
+	return err
+}
+
+// stop ends the current attempt and reports whether the watchdog ended it.
+func (r *rangeBody) stop() (stalled bool) {
+	if r.watchdog != nil {
+		r.watchdog.Stop()
+		r.watchdog = nil
+	}
+	if r.body != nil {
+		r.body.Close()
+		r.body = nil
+	}
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stalled
+}
+
+func (r *rangeBody) Read(p []byte) (int, error) {
+	for {
+		if r.off >= r.end {
+			return 0, io.EOF
+		}
+		if r.body == nil {
+			if err := r.open(); err != nil {
+				return 0, err
+			}
+		}
+		if int64(len(p)) > r.end-r.off {
+			p = p[:r.end-r.off]
+		}
+		n, err := r.body.Read(p)
+		if n > 0 {
+			r.off += int64(n)
+			r.progress = time.Now()
+			r.attempts = 0
+			r.watchdog.Reset(r.b.opts.StallTimeout)
+		}
+		if r.off == r.end {
+			r.finish()
+			return n, nil
+		}
+		if err == nil {
+			return n, nil
+		}
+		stalled := r.stop()
+		switch {
+		case r.ctx.Err() != nil:
+			return n, fmt.Errorf("read %s: %w", r.obj, r.ctx.Err())
+		case stalled:
+			r.lastErr = fmt.Errorf("no data for %s", r.b.opts.StallTimeout)
+		case err == io.EOF:
+			r.lastErr = fmt.Errorf("answer ended early, %d bytes short: %w", r.end-r.off, io.ErrUnexpectedEOF)
+		default:
+			r.lastErr = err
+		}
+		r.b.log.Debug("S3 read broke; resuming", "location", r.obj.String(), "offset", r.off, "cause", r.lastErr)
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// finish drains the end of a complete answer so that its connection can
+// be reused, then releases it.
+func (r *rangeBody) finish() {
+	var one [1]byte
+	r.body.Read(one[:])
+	r.stop()
+}
+
+func (r *rangeBody) Close() error {
+	r.stop()
+	return nil
+}
+
+// sameETag compares ETags, ignoring quotes and weak markers.
+func sameETag(a, b string) bool {
+	norm := func(s string) string { return strings.Trim(strings.TrimPrefix(s, "W/"), `"`) }
+	return norm(a) == norm(b)
+}
