@@ -208,7 +208,7 @@ func (c *Client) SearchPage(ctx context.Context, p SearchParams) (SearchResults,
 // has_more past MaxSearchPages pages, repeats a token, or says has_more with
 // an empty page is an error rather than an endless loop.
 func (c *Client) SearchDataAssets(ctx context.Context, p SearchParams) ([]DataAsset, error) {
-	if p.Limit <= 0 {
+	if p.Limit <= 0 || p.Limit > searchPageSize {
 		p.Limit = searchPageSize
 	}
 	var (

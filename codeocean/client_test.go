@@ -147,6 +147,11 @@ func TestSearchDefaultsToLargestPages(t *testing.T) {
 	if len(got) != 150 || s.srv.Count("POST", "data_assets/search") != 1 {
 		t.Errorf("got %d assets in %d requests, want 150 in 1", len(got), s.srv.Count("POST", "data_assets/search"))
 	}
+	// A limit above the server's maximum would be refused: it is lowered.
+	got, err = s.client.SearchDataAssets(context.Background(), codeocean.SearchParams{Query: "676909", Limit: 5000})
+	if err != nil || len(got) != 150 {
+		t.Errorf("limit 5000: %d assets, %v", len(got), err)
+	}
 }
 
 func TestSearchStopsAtPageCap(t *testing.T) {

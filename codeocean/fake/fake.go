@@ -8,6 +8,7 @@ package fake
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -674,7 +675,7 @@ func sortAssets(es []entry, field, order string) {
 		case "type":
 			return strings.Compare(a.Type, b.Type)
 		case "size":
-			return cmpInt(int64(a.Size), int64(b.Size))
+			return cmp.Compare(a.Size, b.Size)
 		default:
 			return a.Created.Compare(b.Created.Time)
 		}
@@ -690,16 +691,6 @@ func sortAssets(es []entry, field, order string) {
 		}
 		return c < 0
 	})
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // lookup returns the catalog asset with the given ID.
