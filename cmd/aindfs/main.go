@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aind/aindfs/codeocean"
 	"github.com/spf13/cobra"
 )
 
@@ -92,6 +93,12 @@ folder or a parent, then the home folder; variables already set win):
 				return usageError{err}
 			}
 			g.log = log
+			// Settings may live in .env files; the environment wins.
+			cwd, _ := os.Getwd()
+			home, _ := os.UserHomeDir()
+			if err := codeocean.LoadDotEnv(cwd, home); err != nil {
+				g.log.Warn("could not read .env file", "err", err)
+			}
 			return nil
 		},
 	}
@@ -100,6 +107,7 @@ folder or a parent, then the home folder; variables already set win):
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log verbosity: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
+	root.AddCommand(newAttachedCmd(g), newAttachCmd(g))
 	return root
 }
 

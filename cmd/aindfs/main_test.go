@@ -16,8 +16,10 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestSessionJSONOffline(t *testing.T) {
-	code, out, errOut := runCLI(t, "session", "ecephys_686740_2023_10_26_12_29_08_to_dlc_side", "--json")
-	if code != 0 {
+	// Offline and with no data folder nothing can be found: the identity is
+	// still printed, and the reason, with exit status 1.
+	code, out, errOut := runCLI(t, "session", "ecephys_686740_2023_10_26_12_29_08_to_dlc_side", "--json", "--offline", "--data", "")
+	if code != exitFailure || !strings.Contains(errOut, "no raw asset for ecephys_686740_2023-10-26_12-29-08") {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
 	var got map[string]any

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/aind/aindfs/codeocean"
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+	"github.com/spf13/cobra"
+)
+
+// Environment variables of aindfs itself (the Code Ocean and AWS ones are
+// read by their packages' conventions).
+const (
+	bucketsVar   = "AINDFS_BUCKETS"
+	capsuleIDVar = "CO_CAPSULE_ID"
+)
+
+// defaultCacheSize is the block cache's budget: enough to hold the working
+// set of a few large files being read at once, small next to a capsule's RAM.
+const defaultCacheSize = "1GiB"
+
+// sourceFlags say where sessions are looked for; shared by every command that
+// resolves sessions.
+type sourceFlags struct {
+	dataDir   string
+	offline   bool
+	cacheSize string
+}
+
+func (f *sourceFlags) register(cmd *cobra.Command, dataDefault string) {
+	cmd.Flags().StringVar(&f.dataDir, "data", dataDefault, "folder of attached asset folders, named by asset name (as a capsule's /data)")
+	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only --data: no Code Ocean, no S3")
+	cmd.Flags().StringVar(&f.cacheSize, "cache-size", defaultCacheSize, "memory for cached file blocks (e.g. 512MiB, 4GiB)")
+}
+
+// sources are the pieces built from flags and environment: the catalog (when
+// a token exists), the object store and the resolver on top of them.
+type sources struct {
+	catalog  *codeocean.Client // nil without a token or offline
+	store    *store.Store
+	resolver *resolve.Resolver
+	dataDir  string
+}
+
+// openSources builds the pieces. Without a Code Ocean token the resolver
+// works from the data folder and the known buckets (S3-only mode).
+func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, error) {
+	cacheBytes, err := parseSize(f.cacheSize)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--cache-size: %w", err)}
+	}
+	src := &sources{dataDir: f.dataDir}
+	opts := store.Options{Local: store.NewLocal(), CacheBytes: cacheBytes, Logger: g.log}
+	buckets := bucketsFromEnv()
+	if f.offline {
+		buckets = []string{}
+	} else {
+		s3, err := store.NewS3(ctx, store.S3Options{Logger: g.log})
+		if err != nil {
+			return nil, fmt.Errorf("set up S3: %w", err)
+		}
+		opts.S3 = s3
+		cfg := codeocean.ConfigFromEnv(os.Getenv, os.Environ())
+		cfg.Logger = g.log
+		if cfg.Token != "" {
+			if src.catalog, err = codeocean.New(cfg); err != nil {
+				return nil, fmt.Errorf("set up Code Ocean: %w", err)
+			}
+		}
+	}
+	src.store = store.New(opts)
+	rcfg := resolve.Config{Objects: src.store, DataDir: f.dataDir, Buckets: buckets, Logger: g.log}
+	if src.catalog != nil {
+		rcfg.Catalog = src.catalog
+	}
+	src.resolver = resolve.New(rcfg)
+	g.log.Info("sources", "data", orNone(f.dataDir), "code_ocean", src.describeCatalog(), "s3", !f.offline, "cache", f.cacheSize)
+	return src, nil
+}
+
+func (s *sources) describeCatalog() string {
+	if s.catalog == nil {
+		return "none (no token)"
+	}
+	return s.catalog.Domain()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// bucketsFromEnv returns the buckets of AINDFS_BUCKETS (comma separated), or
+// nil for the defaults.
+func bucketsFromEnv() []string {
+	var out []string
+	for _, b := range strings.Split(os.Getenv(bucketsVar), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// parseSize reads sizes such as 1073741824, 512MiB, 4GiB, 2G or 100MB.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 512MiB, 4GiB)", s)
+	}
+	return int64(n * float64(mult)), nil
+}
