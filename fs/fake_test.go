@@ -1,0 +1,380 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+)
+
+// localObjects is Objects over local folders, counting what it is asked.
+// With block set, reads wait until their context ends (a slow network).
+type localObjects struct {
+	lists, opens, reads atomic.Int64
+	block               bool
+	readStarted         chan struct{} // receives once per blocked read
+}
+
+func (o *localObjects) List(ctx context.Context, dir store.URI) ([]store.ObjectInfo, error) {
+	o.lists.Add(1)
+	if dir.Scheme != "file" {
+		return nil, fmt.Errorf("list %s: only local folders here", dir)
+	}
+	des, err := os.ReadDir(dir.Key)
+	if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("list %s: %w", dir, store.ErrNotExist)
+		}
+		return nil, err
+	}
+	var out []store.ObjectInfo
+	for _, de := range des {
+		fi, err := de.Info()
+		if err != nil {
+			return nil, err
+		}
+		info := store.ObjectInfo{Name: de.Name(), Dir: fi.IsDir()}
+		if !info.Dir {
+			info.Size, info.ModTime = fi.Size(), fi.ModTime()
+			info.ETag = fmt.Sprintf("%d-%d", fi.Size(), fi.ModTime().UnixNano())
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (o *localObjects) Open(obj store.URI, info store.ObjectInfo) Reader {
+	o.opens.Add(1)
+	return &localReader{o: o, path: obj.Key}
+}
+
+type localReader struct {
+	o    *localObjects
+	path string
+}
+
+func (r *localReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	r.o.reads.Add(1)
+	if r.o.block {
+		select {
+		case r.o.readStarted <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.ReadAt(p, off)
+}
+
+func (r *localReader) Close() error { return nil }
+
+// fakeResolver answers from a table of sessions, counting calls.
+type fakeResolver struct {
+	objects *localObjects
+	fail    error // when set, every call that could reach the network fails with it
+
+	mu       sync.Mutex
+	calls    map[string]int
+	sessions map[string]*fakeSession
+}
+
+type fakeSession struct {
+	s      resolve.Session
+	assets []resolve.Asset
+	raw    *resolve.Asset
+	sorted *resolve.Asset
+}
+
+func newFakeResolver(objects *localObjects) *fakeResolver {
+	return &fakeResolver{objects: objects, calls: map[string]int{}, sessions: map[string]*fakeSession{}}
+}
+
+func (r *fakeResolver) call(name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls[name]++
+	return r.fail
+}
+
+func (r *fakeResolver) totalCalls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.calls {
+		n += c
+	}
+	return n
+}
+
+func (r *fakeResolver) session(s resolve.Session) (*fakeSession, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fs, ok := r.sessions[s.ID()]
+	if !ok {
+		return nil, fmt.Errorf("session %s: searched the catalog by name and subject, found nothing: %w", s, iofs.ErrNotExist)
+	}
+	return fs, nil
+}
+
+// addAsset registers the local folder dir/name as an asset of its session.
+func (r *fakeResolver) addAsset(t testing.TB, dir, name, id string, created time.Time) resolve.Asset {
+	t.Helper()
+	s := resolve.MustParseSession(name)
+	a := resolve.Asset{ID: id, Name: name, Created: created, Type: "dataset", Local: store.Local(filepath.Join(dir, name))}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fs := r.sessions[s.ID()]
+	if fs == nil {
+		fs = &fakeSession{s: s}
+		r.sessions[s.ID()] = fs
+	}
+	fs.assets = append(fs.assets, a)
+	slices.SortFunc(fs.assets, func(a, b resolve.Asset) int { return a.Created.Compare(b.Created) })
+	return a
+}
+
+func (r *fakeResolver) setRaw(a resolve.Asset) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sessions[resolve.MustParseSession(a.Name).ID()].raw = &a
+}
+
+func (r *fakeResolver) setSorted(a resolve.Asset) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sessions[resolve.MustParseSession(a.Name).ID()].sorted = &a
+}
+
+func (r *fakeResolver) Assets(ctx context.Context, s resolve.Session) ([]resolve.Asset, error) {
+	if err := r.call("Assets"); err != nil {
+		return nil, err
+	}
+	fs, err := r.session(s)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(fs.assets), nil
+}
+
+func (r *fakeResolver) RawAsset(ctx context.Context, s resolve.Session) (resolve.Asset, error) {
+	if err := r.call("RawAsset"); err != nil {
+		return resolve.Asset{}, err
+	}
+	fs, err := r.session(s)
+	if err != nil {
+		return resolve.Asset{}, err
+	}
+	if fs.raw == nil {
+		return resolve.Asset{}, fmt.Errorf("no raw asset of %s: %w", s, iofs.ErrNotExist)
+	}
+	return *fs.raw, nil
+}
+
+func (r *fakeResolver) RawDataDir(ctx context.Context, s resolve.Session) (store.URI, error) {
+	a, err := r.RawAsset(ctx, s)
+	if err != nil {
+		return store.URI{}, err
+	}
+	return a.Local, nil
+}
+
+func (r *fakeResolver) Location(ctx context.Context, a resolve.Asset) (store.URI, error) {
+	if err := r.call("Location"); err != nil {
+		return store.URI{}, err
+	}
+	return a.Local, nil
+}
+
+func (r *fakeResolver) SortedAsset(ctx context.Context, s resolve.Session) (resolve.Asset, bool, error) {
+	if err := r.call("SortedAsset"); err != nil {
+		return resolve.Asset{}, false, err
+	}
+	fs, err := r.session(s)
+	if err != nil {
+		return resolve.Asset{}, false, err
+	}
+	if fs.sorted == nil {
+		return resolve.Asset{}, false, nil
+	}
+	return *fs.sorted, true, nil
+}
+
+func (r *fakeResolver) MetadataFiles(ctx context.Context, s resolve.Session) ([]store.ObjectInfo, store.URI, error) {
+	dir, err := r.RawDataDir(ctx, s)
+	if err != nil {
+		return nil, store.URI{}, err
+	}
+	list, err := r.objects.List(ctx, dir)
+	if err != nil {
+		return nil, store.URI{}, err
+	}
+	var out []store.ObjectInfo
+	for _, o := range list {
+		if !o.Dir && strings.HasSuffix(o.Name, ".json") {
+			out = append(out, o)
+		}
+	}
+	return out, dir, nil
+}
+
+func (r *fakeResolver) Info(ctx context.Context, s resolve.Session) (resolve.Info, error) {
+	if err := r.call("Info"); err != nil {
+		return resolve.Info{}, err
+	}
+	fs, err := r.session(s)
+	if err != nil {
+		return resolve.Info{}, err
+	}
+	info := resolve.Info{Identity: s.Identity(), Modalities: []string{}}
+	if fs.raw != nil {
+		ref := fs.raw.Ref()
+		info.RawDataAsset = &ref
+		info.RawDataDir = fs.raw.Local.String()
+	}
+	if fs.sorted != nil {
+		ref := fs.sorted.Ref()
+		info.SortedDataAsset = &ref
+	}
+	for _, a := range fs.assets {
+		info.DataAssets = append(info.DataAssets, a.Ref())
+	}
+	return info, nil
+}
+
+func (r *fakeResolver) SubjectSessions(ctx context.Context, subj resolve.Subject) ([]resolve.Session, error) {
+	if err := r.call("SubjectSessions"); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []resolve.Session
+	for _, fs := range r.sessions {
+		if fs.s.Subject() == subj {
+			out = append(out, fs.s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("subject %s: no asset found: %w", subj, iofs.ErrNotExist)
+	}
+	slices.SortFunc(out, resolve.Session.Compare)
+	return out, nil
+}
+
+func (r *fakeResolver) AssetByID(ctx context.Context, id string) (resolve.Asset, error) {
+	if err := r.call("AssetByID"); err != nil {
+		return resolve.Asset{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, fs := range r.sessions {
+		for _, a := range fs.assets {
+			if a.ID == id {
+				return a, nil
+			}
+		}
+	}
+	return resolve.Asset{}, fmt.Errorf("asset %s: %w", id, iofs.ErrNotExist)
+}
+
+func (r *fakeResolver) KnownSessions(ctx context.Context) []resolve.Session {
+	r.call("KnownSessions")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []resolve.Session
+	for _, fs := range r.sessions {
+		out = append(out, fs.s)
+	}
+	slices.SortFunc(out, resolve.Session.Compare)
+	return out
+}
+
+// The sample in testdata/data.
+const (
+	ephysID     = "ecephys_676909_2023-12-13_13-43-40"
+	goodSorted  = ephysID + "_sorted_2024-03-01_16-02-45"
+	failSorted  = ephysID + "_sorted-ks4_2024-04-02_09-15-00"
+	behaviorID  = "behavior_702131_2024-02-05_10-11-12"
+	rawEphysUID = "00000000-0000-4000-8000-000000000001"
+	goodUID     = "00000000-0000-4000-8000-000000000002"
+	failedUID   = "00000000-0000-4000-8000-000000000003"
+	behaviorUID = "00000000-0000-4000-8000-000000000004"
+)
+
+func sampleDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs("../testdata/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// sampleResolver answers for the sample as the catalog would: the raw
+// ecephys session with a good and a newer failed sorting, and a behavior
+// session with raw data only.
+func sampleResolver(t testing.TB, objects *localObjects) *fakeResolver {
+	dir := sampleDir(t)
+	r := newFakeResolver(objects)
+	day := func(s string) time.Time {
+		v, err := time.Parse("2006-01-02 15:04", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	r.setRaw(r.addAsset(t, dir, ephysID, rawEphysUID, day("2023-12-13 20:00")))
+	r.setSorted(r.addAsset(t, dir, goodSorted, goodUID, day("2024-03-01 18:00")))
+	r.addAsset(t, dir, failSorted, failedUID, day("2024-04-02 11:00"))
+	r.setRaw(r.addAsset(t, dir, behaviorID, behaviorUID, day("2024-02-05 12:00")))
+	return r
+}
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// sampleTree is the tree over the sample, with its fakes and its log.
+func sampleTree(t testing.TB) (*Tree, *fakeResolver, *localObjects, *logBuffer) {
+	objects := &localObjects{}
+	r := sampleResolver(t, objects)
+	logs := &logBuffer{}
+	tree := New(Config{Resolver: r, Objects: objects, Logger: testLogger(logs)})
+	return tree, r, objects, logs
+}

@@ -1,0 +1,314 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// This file adapts the Tree to go-fuse: one node type per kind of node
+// (folder, file, link), each embedding fusefs.Inode. Errors become errno
+// here and nowhere else.
+
+// served is what all nodes of one mount share.
+type served struct {
+	log *slog.Logger
+	// life ends when the mount is being taken down: every request still
+	// running is cancelled, so unmounting never waits on the network.
+	life context.Context
+	uid  uint32
+	gid  uint32
+}
+
+// context returns ctx (the kernel's request, cancelled when the caller is
+// interrupted) also cancelled when the mount goes away.
+func (s *served) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.life, cancel)
+	return c, func() { stop(); cancel() }
+}
+
+// errno turns a tree error into the errno the caller sees, and logs what a
+// user would want to know.
+func (s *served) errno(op, path string, ctx context.Context, err error) syscall.Errno {
+	var e syscall.Errno
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrNameTooLong):
+		e = syscall.ENAMETOOLONG
+	case errors.Is(err, ErrInvalidName):
+		e = syscall.EINVAL
+	case isNotFound(err):
+		e = syscall.ENOENT
+	case errors.Is(err, ErrNotDir):
+		e = syscall.ENOTDIR
+	case errors.Is(err, ErrIsDir):
+		e = syscall.EISDIR
+	case s.life.Err() != nil:
+		e = syscall.EIO // the mount is going away
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		e = syscall.EINTR // the caller was interrupted (Ctrl-C)
+	default:
+		e = syscall.EIO
+	}
+	switch e {
+	case syscall.ENOENT, syscall.EINTR, syscall.EINVAL, syscall.ENAMETOOLONG:
+		s.log.Debug(op+" failed", "path", "/"+path, "errno", e.Error(), "err", err)
+	default:
+		s.log.Warn(op+" failed", "path", "/"+path, "errno", e.Error(), "err", err)
+	}
+	return e
+}
+
+// newNode makes the go-fuse node for n.
+func (s *served) newNode(n Node) (fusefs.InodeEmbedder, fusefs.StableAttr) {
+	a := n.Attr()
+	id := fusefs.StableAttr{Mode: typeBits(a.Kind), Ino: a.Ino}
+	switch n := n.(type) {
+	case Dir:
+		return &dirNode{srv: s, dir: n}, id
+	case File:
+		return &fileNode{srv: s, file: n}, id
+	case Symlink:
+		return &linkNode{srv: s, link: n}, id
+	}
+	panic("fs: node of unknown kind at " + n.Path())
+}
+
+func typeBits(k Kind) uint32 {
+	switch k {
+	case KindDir:
+		return syscall.S_IFDIR
+	case KindSymlink:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+func (s *served) fillAttr(out *fuse.Attr, a Attr) {
+	out.Ino = a.Ino
+	out.Mode = typeBits(a.Kind) | uint32(a.Mode.Perm())
+	out.Size = uint64(a.Size)
+	out.Nlink = 1
+	if a.Kind == KindDir {
+		out.Nlink = 2
+	}
+	t := a.ModTime
+	if t.IsZero() {
+		t = time.Unix(0, 0)
+	}
+	out.SetTimes(&t, &t, &t)
+	out.Owner = fuse.Owner{Uid: s.uid, Gid: s.gid}
+	out.Blksize = 1 << 20 // tools size their reads by it; small reads are slow here
+	out.Blocks = (uint64(a.Size) + 511) / 512
+}
+
+// dirNode is a folder.
+type dirNode struct {
+	fusefs.Inode
+	srv *served
+	dir Dir
+}
+
+var _ = (fusefs.NodeLookuper)((*dirNode)(nil))
+
+func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	c, done := n.srv.context(ctx)
+	defer done()
+	child, err := n.dir.Lookup(c, name)
+	if err != nil {
+		return nil, n.srv.errno("lookup", join(n.dir.Path(), name), c, err)
+	}
+	a := child.Attr()
+	n.srv.fillAttr(&out.Attr, a)
+	out.SetEntryTimeout(a.Valid)
+	out.SetAttrTimeout(a.Valid)
+	ops, id := n.srv.newNode(child)
+	return n.NewInode(ctx, ops, id), 0
+}
+
+var _ = (fusefs.NodeReaddirer)((*dirNode)(nil))
+
+// Readdir lists the folder. The kernel then asks for each entry's
+// attributes (READDIRPLUS); Lookup answers those from the listing just
+// made, which the folder keeps, so `ls -l` makes no request per entry.
+func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	c, done := n.srv.context(ctx)
+	defer done()
+	nodes, err := n.dir.ReadDir(c)
+	if err != nil {
+		return nil, n.srv.errno("readdir", n.dir.Path(), c, err)
+	}
+	entries := make([]fuse.DirEntry, len(nodes))
+	for i, child := range nodes {
+		a := child.Attr()
+		entries[i] = fuse.DirEntry{Name: child.Name(), Mode: typeBits(a.Kind), Ino: a.Ino}
+	}
+	return fusefs.NewListDirStream(entries), 0
+}
+
+var _ = (fusefs.NodeGetattrer)((*dirNode)(nil))
+
+func (n *dirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	a := n.dir.Attr()
+	n.srv.fillAttr(&out.Attr, a)
+	out.SetTimeout(a.Valid)
+	return 0
+}
+
+// The mount is read-only (the kernel refuses writes first); these make
+// sure nothing changes even if a request gets through.
+
+var _ = (fusefs.NodeCreater)((*dirNode)(nil))
+
+func (n *dirNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+
+var _ = (fusefs.NodeMkdirer)((*dirNode)(nil))
+
+func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (fusefs.NodeMknoder)((*dirNode)(nil))
+
+func (n *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (fusefs.NodeSymlinker)((*dirNode)(nil))
+
+func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (fusefs.NodeLinker)((*dirNode)(nil))
+
+func (n *dirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+var _ = (fusefs.NodeUnlinker)((*dirNode)(nil))
+
+func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+
+var _ = (fusefs.NodeRmdirer)((*dirNode)(nil))
+
+func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+
+var _ = (fusefs.NodeRenamer)((*dirNode)(nil))
+
+func (n *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+
+var _ = (fusefs.NodeSetattrer)((*dirNode)(nil))
+
+func (n *dirNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+// fileNode is a regular file.
+type fileNode struct {
+	fusefs.Inode
+	srv  *served
+	file File
+}
+
+var _ = (fusefs.NodeGetattrer)((*fileNode)(nil))
+
+func (n *fileNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	a := n.file.Attr()
+	n.srv.fillAttr(&out.Attr, a)
+	out.SetTimeout(a.Valid)
+	return 0
+}
+
+var _ = (fusefs.NodeOpener)((*fileNode)(nil))
+
+// Open refuses writing. Contents never change for a given inode (a changed
+// object gets a new one), so the kernel may keep cached pages across opens.
+func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	c, done := n.srv.context(ctx)
+	defer done()
+	r, err := n.file.Open(c)
+	if err != nil {
+		return nil, 0, n.srv.errno("open", n.file.Path(), c, err)
+	}
+	return &fileHandle{srv: n.srv, path: n.file.Path(), r: r}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+var _ = (fusefs.NodeSetattrer)((*fileNode)(nil))
+
+func (n *fileNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+// fileHandle is one open file.
+type fileHandle struct {
+	srv  *served
+	path string
+	r    Reader
+}
+
+var _ = (fusefs.FileReader)((*fileHandle)(nil))
+
+func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	c, done := h.srv.context(ctx)
+	defer done()
+	n, err := h.r.ReadAt(c, dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// No partial answer: the kernel takes a short read for the end of
+		// the file and would shrink it.
+		return nil, h.srv.errno("read", h.path, c, err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+var _ = (fusefs.FileReleaser)((*fileHandle)(nil))
+
+func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	if err := h.r.Close(); err != nil {
+		h.srv.log.Debug("close failed", "path", "/"+h.path, "err", err)
+	}
+	return 0
+}
+
+// linkNode is a symbolic link.
+type linkNode struct {
+	fusefs.Inode
+	srv  *served
+	link Symlink
+}
+
+var _ = (fusefs.NodeReadlinker)((*linkNode)(nil))
+
+func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return []byte(n.link.Target()), 0
+}
+
+var _ = (fusefs.NodeGetattrer)((*linkNode)(nil))
+
+func (n *linkNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	a := n.link.Attr()
+	n.srv.fillAttr(&out.Attr, a)
+	out.SetTimeout(a.Valid)
+	return 0
+}
+
+var _ = (fusefs.NodeSetattrer)((*linkNode)(nil))
+
+func (n *linkNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}

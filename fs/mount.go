@@ -1,0 +1,254 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Defaults of a mount.
+const (
+	// DefaultReadAhead is how far ahead the kernel reads a file being read
+	// in order: 1 MiB requests keep the per-request overhead of FUSE small
+	// next to S3's bandwidth.
+	DefaultReadAhead = 1 << 20
+	// maxRequest is the largest read the kernel sends in one FUSE request.
+	maxRequest = 1 << 20
+	// DefaultMaxBackground is how many read-ahead requests the kernel may
+	// have in flight at once; the default of 12 starves parallel readers.
+	DefaultMaxBackground = 64
+	// negativeValid is how long the kernel remembers that a name is absent.
+	// Short: a session uploaded a minute ago must show up.
+	negativeValid = 5 * time.Second
+	// unmountWait bounds how long Unmount waits for requests to drain.
+	unmountWait = 4 * time.Second
+)
+
+// MountOptions are the choices of a mount.
+type MountOptions struct {
+	// AllowOther lets users other than the one mounting see the files.
+	AllowOther bool
+	// ReadAhead is the kernel's read-ahead in bytes; 0: DefaultReadAhead.
+	ReadAhead int
+	// MaxBackground bounds the kernel's asynchronous requests; 0: DefaultMaxBackground.
+	MaxBackground int
+	// Debug logs every FUSE request (at debug level).
+	Debug bool
+}
+
+// Mount is a tree served at a folder.
+type Mount struct {
+	Dir     string // absolute path of the mount point
+	server  *fuse.Server
+	log     *slog.Logger
+	stop    context.CancelFunc // cancels every request in flight
+	served  chan struct{}      // closed when the server has stopped
+	dev     uint64             // device number of the mount, for the FUSE control files
+	direct  bool               // mounted with mount(2), not fusermount3
+	unmount chan struct{}      // closed when Unmount has finished
+	err     error              // Unmount's result
+	started chan struct{}      // holds one token: the first Unmount call takes it
+}
+
+// Mount serves the tree at dir until Unmount. A mount left stale at dir by
+// a crashed process ("transport endpoint is not connected") is cleared
+// first. As root the kernel is asked directly; otherwise fusermount3 does it.
+func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mount point %s: %w", dir, err)
+	}
+	if err := clearStale(dir, t.log); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("mount point: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("mount point %s: not a folder", dir)
+	}
+	if opts.ReadAhead <= 0 {
+		opts.ReadAhead = DefaultReadAhead
+	}
+	if opts.MaxBackground <= 0 {
+		opts.MaxBackground = DefaultMaxBackground
+	}
+
+	life, stop := context.WithCancel(context.Background())
+	srv := &served{log: t.log, life: life, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	root := &dirNode{srv: srv, dir: t.Root()}
+	negative := negativeValid
+	direct := os.Geteuid() == 0
+	fopts := &fusefs.Options{
+		NegativeTimeout: &negative,
+		UID:             srv.uid,
+		GID:             srv.gid,
+		Logger:          slog.NewLogLogger(t.log.Handler(), slog.LevelWarn),
+		MountOptions: fuse.MountOptions{
+			AllowOther:    opts.AllowOther,
+			FsName:        "aindfs",
+			Name:          "aindfs",
+			Options:       []string{"ro", "default_permissions"},
+			MaxWrite:      maxRequest,
+			MaxReadAhead:  min(opts.ReadAhead, maxRequest),
+			MaxBackground: opts.MaxBackground,
+			// No extended attributes: without this, `ls -l` asks for ACLs
+			// and security labels of every entry.
+			DisableXAttrs:        true,
+			IgnoreSecurityLabels: true,
+			DirectMount:          direct,
+			Debug:                opts.Debug,
+			Logger:               slog.NewLogLogger(t.log.Handler(), slog.LevelDebug),
+		},
+	}
+	server, err := fuse.NewServer(fusefs.NewNodeFS(root, fopts), dir, &fopts.MountOptions)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	m := &Mount{Dir: dir, server: server, log: t.log, stop: stop, served: make(chan struct{}),
+		direct: direct, unmount: make(chan struct{}), started: make(chan struct{}, 1)}
+	m.started <- struct{}{}
+	go func() {
+		defer close(m.served)
+		server.Serve()
+	}()
+	if err := server.WaitMount(); err != nil {
+		m.Unmount()
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err == nil {
+		m.dev = st.Dev
+		m.setReadAhead(opts.ReadAhead)
+	}
+	return m, nil
+}
+
+// setReadAhead raises the kernel's read-ahead for the mount: the FUSE
+// handshake cannot set it above 128 KiB, the device's sysfs file can (as root).
+func (m *Mount) setReadAhead(bytes int) {
+	f := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unixMajor(m.dev), unixMinor(m.dev))
+	if err := os.WriteFile(f, []byte(strconv.Itoa(bytes/1024)), 0); err != nil {
+		m.log.Debug("read-ahead left at the kernel's default", "file", f, "err", err)
+	}
+}
+
+func unixMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^0xfff }
+func unixMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^0xff }
+
+// Wait blocks until the mount has stopped serving (after Unmount, or when
+// someone else unmounted it).
+func (m *Mount) Wait() { <-m.served }
+
+// Unmount stops serving: requests in flight are cancelled (their callers
+// get EIO), then the folder is unmounted; if a process still holds a file
+// open there, it is detached lazily instead and its connection aborted.
+// It returns within a few seconds whatever the callers do.
+func (m *Mount) Unmount() error {
+	select {
+	case <-m.started:
+	default:
+		<-m.unmount
+		return m.err
+	}
+	defer close(m.unmount)
+	m.stop()
+	deadline := time.After(unmountWait)
+
+	done := make(chan error, 1)
+	go func() { done <- m.server.Unmount() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			select {
+			case <-m.served:
+			case <-deadline:
+			}
+			m.log.Info("unmounted", "dir", m.Dir)
+			return nil
+		}
+		m.log.Warn("unmount failed; detaching the mount lazily", "dir", m.Dir, "err", err)
+	case <-time.After(time.Second):
+		m.log.Warn("unmount is slow; detaching the mount lazily", "dir", m.Dir)
+	}
+	if err := lazyUnmount(m.Dir); err != nil {
+		m.err = fmt.Errorf("unmount %s: %w", m.Dir, err)
+		return m.err
+	}
+	// Files still open keep the connection alive after a lazy unmount;
+	// wait for them a little, then cut it.
+	select {
+	case <-m.served:
+	case <-deadline:
+		if err := m.abort(); err != nil {
+			m.log.Warn("could not abort the FUSE connection; it ends when the last open file is closed",
+				"dir", m.Dir, "err", err)
+		}
+		select {
+		case <-m.served:
+		case <-time.After(time.Second):
+			m.err = fmt.Errorf("unmount %s: detached, but files are still open there", m.Dir)
+			return m.err
+		}
+	}
+	m.log.Info("unmounted (detached)", "dir", m.Dir)
+	return nil
+}
+
+// abort cuts the FUSE connection through the kernel's control files.
+func (m *Mount) abort() error {
+	f := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", unixMinor(m.dev))
+	return os.WriteFile(f, []byte("1"), 0)
+}
+
+// clearStale lazily unmounts a dead FUSE mount at dir, which fails every
+// access with ENOTCONN until it is removed.
+func clearStale(dir string, log *slog.Logger) error {
+	_, err := os.Stat(dir)
+	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+		return nil
+	}
+	log.Info("clearing a stale mount left by a process that died", "dir", dir)
+	if err := lazyUnmount(dir); err != nil {
+		return fmt.Errorf("mount point %s holds a stale mount that cannot be cleared: %w", dir, err)
+	}
+	return nil
+}
+
+// lazyUnmount detaches the mount at dir now; the kernel finishes once the
+// last open file there is closed.
+func lazyUnmount(dir string) error {
+	var errs []error
+	if os.Geteuid() == 0 {
+		err := syscall.Unmount(dir, syscall.MNT_DETACH)
+		if err == nil || errors.Is(err, syscall.EINVAL) { // EINVAL: not mounted any more
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("umount2: %w", err))
+	}
+	for _, cmd := range [][]string{{"fusermount3", "-u", "-z", dir}, {"fusermount", "-u", "-z", dir}, {"umount", "-l", dir}} {
+		bin, err := exec.LookPath(cmd[0])
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(bin, cmd[1:]...).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w: %s", cmd[0], err, out))
+	}
+	if len(errs) == 0 {
+		return errors.New("lazy unmount needs root or fusermount3 (package fuse3)")
+	}
+	return errors.Join(errs...)
+}

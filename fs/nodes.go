@@ -1,0 +1,687 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+)
+
+// Names of the fixed entries of the tree.
+const (
+	sessionsName = "sessions"
+	subjectsName = "subjects"
+	assetsName   = "assets"
+	sessionJSON  = "session.json"
+)
+
+func dirAttr(path string, modTime time.Time, valid time.Duration, identity ...string) Attr {
+	return Attr{Kind: KindDir, Mode: dirMode, ModTime: modTime, Ino: inode(path, identity...), Valid: valid}
+}
+
+func sortNodes(nodes []Node) []Node {
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name(), b.Name()) })
+	return nodes
+}
+
+// rootDir is the top of the tree: sessions/, subjects/ and assets/.
+type rootDir struct{ t *Tree }
+
+func (d *rootDir) Name() string { return "" }
+func (d *rootDir) Path() string { return "" }
+func (d *rootDir) Attr() Attr {
+	a := dirAttr("", d.t.started, ValidImmutable)
+	a.Ino = 1
+	return a
+}
+
+func (d *rootDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName("", name); err != nil {
+		return nil, err
+	}
+	switch name {
+	case sessionsName:
+		return &sessionsDir{t: d.t}, nil
+	case subjectsName:
+		return &subjectsDir{t: d.t}, nil
+	case assetsName:
+		return &assetsByID{t: d.t}, nil
+	}
+	return nil, notExist("", name, nil)
+}
+
+func (d *rootDir) ReadDir(ctx context.Context) ([]Node, error) {
+	return []Node{&assetsByID{t: d.t}, &sessionsDir{t: d.t}, &subjectsDir{t: d.t}}, nil
+}
+
+// sessionsDir is sessions/: any valid session name can be looked up; the
+// listing shows the sessions known so far.
+type sessionsDir struct{ t *Tree }
+
+func (d *sessionsDir) Name() string { return sessionsName }
+func (d *sessionsDir) Path() string { return sessionsName }
+func (d *sessionsDir) Attr() Attr   { return dirAttr(sessionsName, d.t.started, ValidListing) }
+
+func (d *sessionsDir) ReadDir(ctx context.Context) ([]Node, error) {
+	var nodes []Node
+	for _, s := range d.t.r.KnownSessions(ctx) {
+		nodes = append(nodes, &sessionDir{t: d.t, s: s})
+	}
+	return sortNodes(slices.CompactFunc(sortNodes(nodes), func(a, b Node) bool { return a.Name() == b.Name() })), nil
+}
+
+func (d *sessionsDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(sessionsName, name); err != nil {
+		return nil, err
+	}
+	s, err := resolve.ParseSession(name)
+	if err != nil {
+		// Not a session name: refused here, before any request is made.
+		d.t.log.Debug("not a session name", "name", name, "err", err)
+		return nil, notExist(sessionsName, name, err)
+	}
+	if err := d.t.checkSession(ctx, s); err != nil {
+		return nil, err
+	}
+	if name != s.ID() {
+		return &link{path: join(sessionsName, name), target: s.ID(), modTime: s.DT(), valid: ValidSession}, nil
+	}
+	return &sessionDir{t: d.t, s: s}, nil
+}
+
+// checkSession succeeds when anything is behind session s: an asset, or a
+// raw folder in a bucket. Otherwise the error (and the log) says what was
+// looked for.
+func (t *Tree) checkSession(ctx context.Context, s resolve.Session) error {
+	path := join(sessionsName, s.ID())
+	assets, err := t.r.Assets(ctx, s)
+	if err == nil && len(assets) > 0 {
+		return nil
+	}
+	if err != nil && !isNotFound(err) {
+		t.log.Warn("cannot find the assets of a session", "session", s.ID(), "err", err)
+		return &PathError{Path: path, Err: fmt.Errorf("finding the assets of %s: %w", s, err)}
+	}
+	assetsWhy := "no asset found"
+	if err != nil {
+		assetsWhy = err.Error()
+	}
+	_, err = t.r.RawDataDir(ctx, s)
+	if err == nil {
+		return nil
+	}
+	if !isNotFound(err) {
+		t.log.Warn("cannot find the raw data of a session", "session", s.ID(), "err", err)
+		return &PathError{Path: path, Err: fmt.Errorf("finding the raw data of %s: %w", s, err)}
+	}
+	why := fmt.Errorf("nothing found for session %s: %s; raw data: %w", s, assetsWhy, err)
+	t.log.Warn("no such session", "session", s.ID(), "why", why)
+	return &PathError{Path: path, Err: fmt.Errorf("%w: %w", ErrNotExist, why)}
+}
+
+// sessionDir is sessions/<id>/: session.json and the views.
+type sessionDir struct {
+	t *Tree
+	s resolve.Session
+}
+
+func (d *sessionDir) Name() string { return d.s.ID() }
+func (d *sessionDir) Path() string { return join(sessionsName, d.s.ID()) }
+func (d *sessionDir) Attr() Attr   { return dirAttr(d.Path(), d.s.DT(), ValidSession) }
+
+func (d *sessionDir) ReadDir(ctx context.Context) ([]Node, error) {
+	var nodes []Node
+	if f, err := d.t.sessionFile(ctx, d.s); err == nil {
+		nodes = append(nodes, f)
+	} else if ctx.Err() != nil {
+		return nil, err
+	} else {
+		d.t.log.Warn("session.json left out of the listing", "session", d.s.ID(), "err", err)
+	}
+	for _, v := range d.t.views {
+		n, err := d.t.viewNode(ctx, d.s, v)
+		switch {
+		case err == nil:
+			nodes = append(nodes, n)
+		case ctx.Err() != nil:
+			return nil, err
+		case !isNotFound(err):
+			// One folder that cannot be resolved must not hide the others.
+			d.t.log.Warn("folder left out of the listing", "session", d.s.ID(), "folder", v.Name, "err", err)
+		}
+	}
+	return sortNodes(nodes), nil
+}
+
+func (d *sessionDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(d.Path(), name); err != nil {
+		return nil, err
+	}
+	if name == sessionJSON {
+		return d.t.sessionFile(ctx, d.s)
+	}
+	for _, v := range d.t.views {
+		if v.Name == name {
+			return d.t.viewNode(ctx, d.s, v)
+		}
+	}
+	return nil, notExist(d.Path(), name, nil)
+}
+
+// viewNode is the folder view v shows for session s.
+func (t *Tree) viewNode(ctx context.Context, s resolve.Session, v View) (Node, error) {
+	path := join(join(sessionsName, s.ID()), v.Name)
+	f, ok, err := v.Folder(ctx, t.r, s)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, &PathError{Path: path, Err: err}
+		}
+		return nil, &PathError{Path: path, Err: fmt.Errorf("resolving %s of %s: %w", v.Name, s, err)}
+	}
+	if !ok {
+		return nil, &PathError{Path: path, Err: fmt.Errorf("%w: session %s has no %s folder", ErrNotExist, s, v.Name)}
+	}
+	if f.Assets != nil {
+		return newAssetsDir(t, path, f.Assets, f.ModTime), nil
+	}
+	d := &objectDir{t: t, path: path, loc: f.Location, modTime: f.ModTime, valid: ValidSession}
+	if f.Only != nil {
+		d.setEntries(f.Only)
+		ids := []string{"only", f.Location.String()}
+		for _, o := range d.entries {
+			ids = append(ids, o.Name, o.ETag)
+		}
+		d.ino = inode(path, ids...)
+	} else {
+		d.ino = inode(path, f.Location.String())
+	}
+	return d, nil
+}
+
+// sessionFile is session.json of s, generated from the resolver's answer.
+func (t *Tree) sessionFile(ctx context.Context, s resolve.Session) (*generatedFile, error) {
+	path := join(join(sessionsName, s.ID()), sessionJSON)
+	info, err := t.r.Info(ctx, s)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, &PathError{Path: path, Err: err}
+		}
+		return nil, &PathError{Path: path, Err: fmt.Errorf("describing %s: %w", s, err)}
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, &PathError{Path: path, Err: err}
+	}
+	data = append(data, '\n')
+	// The file changes when a new asset arrives: date it by the newest one.
+	mod := s.DT()
+	for _, r := range info.DataAssets {
+		if c, err := time.Parse(time.RFC3339, r.Created); err == nil && c.After(mod) {
+			mod = c
+		}
+	}
+	return &generatedFile{path: path, data: data, modTime: mod, valid: ValidSession}, nil
+}
+
+// generatedFile is a file whose bytes the tree makes (session.json).
+type generatedFile struct {
+	path    string
+	data    []byte
+	modTime time.Time
+	valid   time.Duration
+}
+
+func (f *generatedFile) Name() string { return base(f.path) }
+func (f *generatedFile) Path() string { return f.path }
+func (f *generatedFile) Attr() Attr {
+	return Attr{Kind: KindFile, Mode: fileMode, Size: int64(len(f.data)), ModTime: f.modTime,
+		Ino: inode(f.path, string(f.data)), Valid: f.valid}
+}
+
+func (f *generatedFile) Open(ctx context.Context) (Reader, error) {
+	return bytesReader{bytes.NewReader(f.data)}, nil
+}
+
+type bytesReader struct{ r *bytes.Reader }
+
+func (b bytesReader) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	return b.r.ReadAt(p, off)
+}
+func (b bytesReader) Close() error { return nil }
+
+// objectDir is a folder of objects at loc (an asset, or a folder in one).
+// Its listing is fetched once and kept: asset contents never change.
+type objectDir struct {
+	t       *Tree
+	path    string
+	loc     store.URI
+	modTime time.Time
+	valid   time.Duration
+	ino     uint64
+
+	mu      sync.Mutex
+	listed  bool
+	entries []store.ObjectInfo // sorted by name, one per name
+}
+
+func (d *objectDir) Name() string { return base(d.path) }
+func (d *objectDir) Path() string { return d.path }
+func (d *objectDir) Attr() Attr {
+	a := dirAttr(d.path, d.modTime, d.valid)
+	if d.ino != 0 {
+		a.Ino = d.ino
+	} else {
+		a.Ino = inode(d.path, d.loc.String())
+	}
+	return a
+}
+
+// setEntries keeps the usable entries of a listing, sorted, one per name;
+// where a folder and an object share a name (S3 allows it), the folder wins.
+func (d *objectDir) setEntries(list []store.ObjectInfo) {
+	entries := make([]store.ObjectInfo, 0, len(list))
+	for _, o := range list {
+		if checkName("", o.Name) != nil {
+			d.t.log.Debug("entry with an unusable name left out", "folder", d.loc.String(), "name", o.Name)
+			continue
+		}
+		entries = append(entries, o)
+	}
+	slices.SortStableFunc(entries, func(a, b store.ObjectInfo) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		switch {
+		case a.Dir && !b.Dir:
+			return -1
+		case b.Dir && !a.Dir:
+			return 1
+		}
+		return 0
+	})
+	entries = slices.CompactFunc(entries, func(a, b store.ObjectInfo) bool { return a.Name == b.Name })
+	d.entries, d.listed = entries, true
+}
+
+func (d *objectDir) list(ctx context.Context) ([]store.ObjectInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.listed {
+		return d.entries, nil
+	}
+	list, err := d.t.objects.List(ctx, d.loc)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, &PathError{Path: d.path, Err: fmt.Errorf("%w: folder %s is gone", ErrNotExist, d.loc)}
+		}
+		return nil, &PathError{Path: d.path, Err: fmt.Errorf("listing %s: %w", d.loc, err)}
+	}
+	d.setEntries(list)
+	return d.entries, nil
+}
+
+func (d *objectDir) ReadDir(ctx context.Context) ([]Node, error) {
+	entries, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]Node, len(entries))
+	for i, o := range entries {
+		nodes[i] = d.child(o)
+	}
+	return nodes, nil
+}
+
+func (d *objectDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	entries, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	i, ok := slices.BinarySearchFunc(entries, name, func(o store.ObjectInfo, name string) int {
+		return strings.Compare(o.Name, name)
+	})
+	if !ok {
+		return nil, notExist(d.path, name, nil)
+	}
+	return d.child(entries[i]), nil
+}
+
+func (d *objectDir) child(o store.ObjectInfo) Node {
+	path := join(d.path, o.Name)
+	loc := d.loc.Join(o.Name)
+	mod := o.ModTime
+	if mod.IsZero() {
+		mod = d.modTime // S3 folders (common prefixes) have no time of their own
+	}
+	if o.Dir {
+		return &objectDir{t: d.t, path: path, loc: loc, modTime: mod, valid: ValidImmutable}
+	}
+	o.ModTime = mod
+	return &objectFile{t: d.t, path: path, obj: loc, info: o}
+}
+
+// objectFile is one object.
+type objectFile struct {
+	t    *Tree
+	path string
+	obj  store.URI
+	info store.ObjectInfo
+}
+
+func (f *objectFile) Name() string { return base(f.path) }
+func (f *objectFile) Path() string { return f.path }
+func (f *objectFile) Attr() Attr {
+	return Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime,
+		Ino: inode(f.path, f.obj.String(), f.info.ETag, fmt.Sprint(f.info.Size)), Valid: ValidImmutable}
+}
+
+func (f *objectFile) Open(ctx context.Context) (Reader, error) {
+	return f.t.objects.Open(f.obj, f.info), nil
+}
+
+// assetsDir is a session's assets/: one folder per asset, by name.
+type assetsDir struct {
+	t       *Tree
+	path    string
+	assets  []resolve.Asset // one per name, sorted by name
+	modTime time.Time
+}
+
+func newAssetsDir(t *Tree, path string, assets []resolve.Asset, modTime time.Time) *assetsDir {
+	byName := map[string]resolve.Asset{}
+	for _, a := range assets {
+		if checkName("", a.Name) != nil {
+			continue
+		}
+		// Two assets with one name: the newer one is shown.
+		if old, ok := byName[a.Name]; !ok || a.Created.After(old.Created) {
+			byName[a.Name] = a
+		}
+	}
+	d := &assetsDir{t: t, path: path, modTime: modTime}
+	for _, a := range byName {
+		d.assets = append(d.assets, a)
+	}
+	slices.SortFunc(d.assets, func(a, b resolve.Asset) int { return strings.Compare(a.Name, b.Name) })
+	return d
+}
+
+func (d *assetsDir) Name() string { return base(d.path) }
+func (d *assetsDir) Path() string { return d.path }
+func (d *assetsDir) Attr() Attr {
+	ids := []string{"assets"}
+	for _, a := range d.assets {
+		ids = append(ids, a.ID, a.Name)
+	}
+	return dirAttr(d.path, d.modTime, ValidSession, ids...)
+}
+
+func (d *assetsDir) ReadDir(ctx context.Context) ([]Node, error) {
+	nodes := make([]Node, len(d.assets))
+	for i, a := range d.assets {
+		nodes[i] = &assetDir{t: d.t, path: join(d.path, a.Name), asset: a}
+	}
+	return nodes, nil
+}
+
+func (d *assetsDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	i, ok := slices.BinarySearchFunc(d.assets, name, func(a resolve.Asset, name string) int {
+		return strings.Compare(a.Name, name)
+	})
+	if !ok {
+		return nil, notExist(d.path, name, nil)
+	}
+	return &assetDir{t: d.t, path: join(d.path, name), asset: d.assets[i]}, nil
+}
+
+// assetDir is the files of one asset; where they live is asked only when
+// the folder is first opened.
+type assetDir struct {
+	t     *Tree
+	path  string
+	asset resolve.Asset
+
+	mu  sync.Mutex
+	dir *objectDir
+}
+
+func (d *assetDir) Name() string { return base(d.path) }
+func (d *assetDir) Path() string { return d.path }
+func (d *assetDir) Attr() Attr {
+	a := d.asset
+	return dirAttr(d.path, a.Created, ValidImmutable, "asset", a.ID, a.Name, a.Created.String())
+}
+
+func (d *assetDir) folder(ctx context.Context) (*objectDir, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dir != nil {
+		return d.dir, nil
+	}
+	loc, err := d.t.r.Location(ctx, d.asset)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, &PathError{Path: d.path, Err: err}
+		}
+		return nil, &PathError{Path: d.path, Err: fmt.Errorf("locating asset %s: %w", d.asset.Name, err)}
+	}
+	d.dir = &objectDir{t: d.t, path: d.path, loc: loc, modTime: d.asset.Created, valid: ValidImmutable}
+	return d.dir, nil
+}
+
+func (d *assetDir) ReadDir(ctx context.Context) ([]Node, error) {
+	f, err := d.folder(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.ReadDir(ctx)
+}
+
+func (d *assetDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	f, err := d.folder(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.Lookup(ctx, name)
+}
+
+// assetsByID is the top assets/: any asset by its catalog ID. It lists
+// nothing: IDs are looked up, not browsed.
+type assetsByID struct{ t *Tree }
+
+func (d *assetsByID) Name() string { return assetsName }
+func (d *assetsByID) Path() string { return assetsName }
+func (d *assetsByID) Attr() Attr   { return dirAttr(assetsName, d.t.started, ValidListing) }
+
+func (d *assetsByID) ReadDir(ctx context.Context) ([]Node, error) { return nil, nil }
+
+func (d *assetsByID) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(assetsName, name); err != nil {
+		return nil, err
+	}
+	if !isUUID(name) {
+		return nil, notExist(assetsName, name, fmt.Errorf("%q is not an asset ID (a UUID such as 0a1b2c3d-…)", name))
+	}
+	a, err := d.t.r.AssetByID(ctx, name)
+	if err != nil {
+		if isNotFound(err) {
+			d.t.log.Warn("no such asset", "id", name, "why", err)
+			return nil, notExist(assetsName, name, err)
+		}
+		return nil, &PathError{Path: join(assetsName, name), Err: fmt.Errorf("finding asset %s: %w", name, err)}
+	}
+	return &assetDir{t: d.t, path: join(assetsName, name), asset: a}, nil
+}
+
+// isUUID reports whether s has the shape of a catalog ID:
+// 8-4-4-4-12 hexadecimal digits.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// subjectsDir is subjects/: a folder per subject, by subject ID.
+type subjectsDir struct{ t *Tree }
+
+func (d *subjectsDir) Name() string { return subjectsName }
+func (d *subjectsDir) Path() string { return subjectsName }
+func (d *subjectsDir) Attr() Attr   { return dirAttr(subjectsName, d.t.started, ValidListing) }
+
+func (d *subjectsDir) ReadDir(ctx context.Context) ([]Node, error) {
+	var nodes []Node
+	seen := map[string]bool{}
+	for _, s := range d.t.r.KnownSessions(ctx) {
+		subj := s.Subject()
+		if !seen[subj.ID()] {
+			seen[subj.ID()] = true
+			nodes = append(nodes, &subjectDir{t: d.t, subj: subj})
+		}
+	}
+	return sortNodes(nodes), nil
+}
+
+func (d *subjectsDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(subjectsName, name); err != nil {
+		return nil, err
+	}
+	if len(name) < 6 || len(name) > 7 || strings.Trim(name, "0123456789") != "" {
+		return nil, notExist(subjectsName, name, fmt.Errorf("%q is not a subject ID of 6-7 digits", name))
+	}
+	subj, err := resolve.ParseSubject(name)
+	if err != nil {
+		return nil, notExist(subjectsName, name, err)
+	}
+	if subj.ID() != name { // leading zeros: a link to the ID as the catalog writes it
+		return &link{path: join(subjectsName, name), target: subj.ID(), modTime: d.t.started, valid: ValidSession}, nil
+	}
+	sessions, err := d.t.r.SubjectSessions(ctx, subj)
+	if err != nil && !isNotFound(err) {
+		return nil, &PathError{Path: join(subjectsName, name), Err: fmt.Errorf("finding the sessions of subject %s: %w", subj, err)}
+	}
+	if len(sessions) == 0 {
+		why := err
+		if why == nil {
+			why = fmt.Errorf("no session of subject %s found", subj)
+		}
+		d.t.log.Warn("no such subject", "subject", name, "why", why)
+		return nil, notExist(subjectsName, name, why)
+	}
+	return &subjectDir{t: d.t, subj: subj}, nil
+}
+
+// subjectDir is subjects/<id>/: a link per session of the subject.
+type subjectDir struct {
+	t    *Tree
+	subj resolve.Subject
+}
+
+func (d *subjectDir) Name() string { return d.subj.ID() }
+func (d *subjectDir) Path() string { return join(subjectsName, d.subj.ID()) }
+func (d *subjectDir) Attr() Attr   { return dirAttr(d.Path(), d.t.started, ValidSession) }
+
+func (d *subjectDir) sessions(ctx context.Context) ([]resolve.Session, error) {
+	sessions, err := d.t.r.SubjectSessions(ctx, d.subj)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, &PathError{Path: d.Path(), Err: fmt.Errorf("finding the sessions of subject %s: %w", d.subj, err)}
+	}
+	return sessions, nil
+}
+
+func (d *subjectDir) sessionLink(s resolve.Session) *link {
+	return &link{path: join(d.Path(), s.ID()), target: "../../" + sessionsName + "/" + s.ID(), modTime: s.DT(), valid: ValidSession}
+}
+
+func (d *subjectDir) ReadDir(ctx context.Context) ([]Node, error) {
+	sessions, err := d.sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []Node
+	for _, s := range sessions {
+		nodes = append(nodes, d.sessionLink(s))
+	}
+	return sortNodes(slices.CompactFunc(sortNodes(nodes), func(a, b Node) bool { return a.Name() == b.Name() })), nil
+}
+
+func (d *subjectDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(d.Path(), name); err != nil {
+		return nil, err
+	}
+	s, err := resolve.ParseSession(name)
+	if err != nil {
+		return nil, notExist(d.Path(), name, err)
+	}
+	if s.ID() != name || s.Subject() != d.subj {
+		return nil, notExist(d.Path(), name, fmt.Errorf("not the ID of a session of subject %s", d.subj))
+	}
+	sessions, err := d.sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(sessions, func(t resolve.Session) bool { return t.ID() == name }) {
+		return nil, notExist(d.Path(), name, fmt.Errorf("no such session of subject %s found", d.subj))
+	}
+	return d.sessionLink(s), nil
+}
+
+// ReadAll reads a whole file of the tree (for `aindfs cat` and tests).
+func ReadAll(ctx context.Context, f File, w io.Writer) (int64, error) {
+	r, err := f.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	const chunk = 1 << 20
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		n, err := r.ReadAt(ctx, buf, off)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return off, werr
+			}
+			off += int64(n)
+		}
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return off, nil
+		}
+		if err != nil {
+			return off, &PathError{Path: f.Path(), Err: err}
+		}
+	}
+}

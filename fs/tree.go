@@ -1,0 +1,363 @@
+// Package fs is the tree of sessions that aindfs serves: what lives at which
+// path, defined once (Tree) and used both by the FUSE adapter (fuse.go) and by
+// the command line's ls and cat, so the two can never disagree.
+//
+//	sessions/<session-id>/{session.json,raw,metadata,sorted,assets/<name>}
+//	sessions/<any other name of a session>  -> <session-id>
+//	subjects/<subject-id>/<session-id>      -> ../../sessions/<session-id>
+//	assets/<asset-uuid>/                     any asset's files by catalog ID
+//
+// The tree asks a Resolver which assets a session has and where they live,
+// and Objects for folder listings and bytes; it never speaks HTTP itself.
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	iofs "io/fs"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+)
+
+// Resolver answers which assets a session has and where their files are.
+// *resolve.Resolver is one; tests use fakes. Errors that mean "nothing
+// behind this name" wrap resolve.ErrNotFound (or io/fs.ErrNotExist).
+type Resolver interface {
+	Assets(ctx context.Context, s resolve.Session) ([]resolve.Asset, error)
+	RawAsset(ctx context.Context, s resolve.Session) (resolve.Asset, error)
+	RawDataDir(ctx context.Context, s resolve.Session) (store.URI, error)
+	Location(ctx context.Context, a resolve.Asset) (store.URI, error)
+	SortedAsset(ctx context.Context, s resolve.Session) (resolve.Asset, bool, error)
+	MetadataFiles(ctx context.Context, s resolve.Session) ([]store.ObjectInfo, store.URI, error)
+	Info(ctx context.Context, s resolve.Session) (resolve.Info, error)
+	SubjectSessions(ctx context.Context, subj resolve.Subject) ([]resolve.Session, error)
+	AssetByID(ctx context.Context, id string) (resolve.Asset, error)
+	KnownSessions(ctx context.Context) []resolve.Session
+}
+
+var _ Resolver = (*resolve.Resolver)(nil)
+
+// Objects lists folders and opens objects for reading.
+type Objects interface {
+	// List returns the immediate children of folder dir, sorted by name.
+	List(ctx context.Context, dir store.URI) ([]store.ObjectInfo, error)
+	// Open returns a reader of obj, pinned to the version info describes.
+	Open(obj store.URI, info store.ObjectInfo) Reader
+}
+
+// StoreObjects is Objects over a store: the way the command line reads.
+func StoreObjects(s *store.Store) Objects { return storeObjects{s} }
+
+type storeObjects struct{ s *store.Store }
+
+func (o storeObjects) List(ctx context.Context, dir store.URI) ([]store.ObjectInfo, error) {
+	return o.s.List(ctx, dir)
+}
+
+func (o storeObjects) Open(obj store.URI, info store.ObjectInfo) Reader { return o.s.Open(obj, info) }
+
+// Reader reads one object. ReadAt follows io.ReaderAt: n < len(p) only
+// with an error, io.EOF at the end of the object.
+type Reader interface {
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+	Close() error
+}
+
+// Errors the tree returns (wrapped, with the path and the cause).
+var (
+	// ErrNotExist: nothing at this path. It is io/fs.ErrNotExist, so
+	// os.IsNotExist and errors.Is(err, fs.ErrNotExist) both recognise it.
+	ErrNotExist = iofs.ErrNotExist
+	// ErrInvalidName: a name no entry can have (NUL, '/', not UTF-8).
+	ErrInvalidName = errors.New("invalid name")
+	// ErrNameTooLong: a name longer than MaxNameLen bytes.
+	ErrNameTooLong = errors.New("name too long")
+	// ErrNotDir: a path goes through something that is not a folder.
+	ErrNotDir = errors.New("not a folder")
+	// ErrIsDir: a folder where a file was expected.
+	ErrIsDir = errors.New("is a folder")
+	// ErrLoop: too many symbolic links on the way.
+	ErrLoop = errors.New("too many levels of symbolic links")
+)
+
+// MaxNameLen is the longest name of an entry, in bytes, as on Linux
+// filesystems; S3 keys allow longer elements, but tools do not expect them.
+const MaxNameLen = 255
+
+// How long the kernel may remember an entry and its attributes. Asset
+// contents never change, so their entries live long; what a session holds
+// changes when a new asset is made, so session-level entries follow the
+// resolver's answer cache (10 minutes) at a fraction of it; the lists of
+// sessions and subjects grow as names are resolved.
+const (
+	ValidImmutable = time.Hour
+	ValidSession   = time.Minute
+	ValidListing   = 5 * time.Second
+)
+
+// Kind is what a node is.
+type Kind int
+
+// Kinds of node.
+const (
+	KindDir Kind = iota
+	KindFile
+	KindSymlink
+)
+
+// Attr describes a node as stat(2) shows it.
+type Attr struct {
+	Kind    Kind
+	Mode    iofs.FileMode // type bits and permissions: 0555 folders, 0444 files, 0777 links
+	Size    int64
+	ModTime time.Time
+	// Ino identifies the node: the same path and contents give the same
+	// number in every run; a path whose contents change (a newer sorted
+	// asset) gets a new one, so no stale cached page is ever served.
+	Ino uint64
+	// Valid is how long the kernel may cache the entry and these attributes.
+	Valid time.Duration
+}
+
+// Node is one entry of the tree: a Dir, a File or a Symlink.
+type Node interface {
+	// Name is the entry's name in its folder ("" for the root).
+	Name() string
+	// Path is the slash-separated path from the root ("" for the root).
+	Path() string
+	Attr() Attr
+}
+
+// Dir is a folder.
+type Dir interface {
+	Node
+	// Lookup returns the entry name of this folder.
+	Lookup(ctx context.Context, name string) (Node, error)
+	// ReadDir returns the entries of this folder, sorted by name.
+	ReadDir(ctx context.Context) ([]Node, error)
+}
+
+// File is a regular file.
+type File interface {
+	Node
+	Open(ctx context.Context) (Reader, error)
+}
+
+// Symlink is a symbolic link; its target is relative to its folder.
+type Symlink interface {
+	Node
+	Target() string
+}
+
+// Config is what a Tree is built from.
+type Config struct {
+	Resolver Resolver
+	Objects  Objects
+	Logger   *slog.Logger // nil: discard
+	// Views are the folders of each session folder; nil: the registered ones.
+	Views []View
+	// Now is the clock for the modification time of the top folders; nil: time.Now.
+	Now func() time.Time
+}
+
+// Tree is the tree of sessions. It is safe for concurrent use; folders
+// cache their listings (asset contents are immutable) for as long as the
+// caller keeps the Dir.
+type Tree struct {
+	r       Resolver
+	objects Objects
+	log     *slog.Logger
+	views   []View
+	started time.Time
+	root    *rootDir
+}
+
+// New returns the tree over cfg's resolver and objects.
+func New(cfg Config) *Tree {
+	t := &Tree{r: cfg.Resolver, objects: cfg.Objects, log: cfg.Logger, views: cfg.Views}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	if t.views == nil {
+		t.views = RegisteredViews()
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	t.started = now().Truncate(time.Second)
+	t.root = &rootDir{t: t}
+	return t
+}
+
+// Root returns the root folder.
+func (t *Tree) Root() Dir { return t.root }
+
+// Walk returns the node at path p (slash separated, relative to the root;
+// "" or "/" is the root). Symbolic links on the way are followed; the last
+// element is followed only when follow is true.
+func (t *Tree) Walk(ctx context.Context, p string, follow bool) (Node, error) {
+	const maxLinks = 40 // as Linux's MAXSYMLINKS
+	todo := splitPath(p)
+	var stack []Dir // folders from the root down to the current one
+	cur := Dir(t.root)
+	links := 0
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		switch name {
+		case ".":
+			continue
+		case "..":
+			if len(stack) > 0 {
+				cur = stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		n, err := cur.Lookup(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		last := len(todo) == 0
+		if l, ok := n.(Symlink); ok && (!last || follow) {
+			if links++; links > maxLinks {
+				return nil, &PathError{Path: n.Path(), Err: ErrLoop}
+			}
+			target := l.Target()
+			if strings.HasPrefix(target, "/") {
+				// Absolute targets point outside the tree; the tree makes none.
+				return nil, &PathError{Path: n.Path(), Err: fmt.Errorf("%w: link to %s leaves the tree", ErrNotExist, target)}
+			}
+			todo = append(splitPath(target), todo...)
+			continue
+		}
+		if last {
+			return n, nil
+		}
+		d, ok := n.(Dir)
+		if !ok {
+			return nil, &PathError{Path: n.Path(), Err: ErrNotDir}
+		}
+		stack = append(stack, cur)
+		cur = d
+	}
+	return cur, nil
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, e := range strings.Split(p, "/") {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// PathError is an error about one path of the tree.
+type PathError struct {
+	Path string
+	Err  error
+}
+
+func (e *PathError) Error() string {
+	if e.Path == "" {
+		return "/: " + e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// notExist is the error for name missing from folder dir, with why.
+func notExist(dir, name string, why error) error {
+	if why == nil {
+		return &PathError{Path: join(dir, name), Err: ErrNotExist}
+	}
+	return &PathError{Path: join(dir, name), Err: fmt.Errorf("%w: %w", ErrNotExist, why)}
+}
+
+// checkName refuses names no entry can have, before anything else is asked.
+func checkName(dir, name string) error {
+	var why error
+	switch {
+	case name == "" || name == "." || name == "..":
+		return notExist(dir, name, nil)
+	case len(name) > MaxNameLen:
+		why = fmt.Errorf("%w: %d bytes, at most %d", ErrNameTooLong, len(name), MaxNameLen)
+	case strings.ContainsAny(name, "/\x00"):
+		why = fmt.Errorf("%w: %q holds '/' or NUL", ErrInvalidName, name)
+	case !utf8.ValidString(name):
+		why = fmt.Errorf("%w: %q is not UTF-8", ErrInvalidName, name)
+	default:
+		return nil
+	}
+	return &PathError{Path: dir, Err: why}
+}
+
+// isNotFound reports whether err means there is nothing behind a name, as
+// opposed to a failure to find out.
+func isNotFound(err error) bool {
+	return errors.Is(err, ErrNotExist) || errors.Is(err, resolve.ErrNotFound) || errors.Is(err, store.ErrNotExist)
+}
+
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// inode numbers a node by its path and what identifies its contents, so the
+// number is stable across runs and changes when the contents do. 0 and 1
+// are reserved (1 is the root).
+func inode(path string, identity ...string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	for _, s := range identity {
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	n := h.Sum64()
+	if n <= 1 {
+		n += 2
+	}
+	return n
+}
+
+// Modes of the three kinds of node: everything is read-only.
+const (
+	dirMode  = iofs.ModeDir | 0o555
+	fileMode = iofs.FileMode(0o444)
+	linkMode = iofs.ModeSymlink | 0o777
+)
+
+// link is a symbolic link node.
+type link struct {
+	path, target string
+	modTime      time.Time
+	valid        time.Duration
+}
+
+func (l *link) Name() string   { return base(l.path) }
+func (l *link) Path() string   { return l.path }
+func (l *link) Target() string { return l.target }
+func (l *link) Attr() Attr {
+	return Attr{Kind: KindSymlink, Mode: linkMode, Size: int64(len(l.target)), ModTime: l.modTime,
+		Ino: inode(l.path, "->", l.target), Valid: l.valid}
+}
+
+func base(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
