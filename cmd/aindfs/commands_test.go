@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aind/aindfs/codeocean/fake"
+	"github.com/aind/aindfs/internal/sample"
+	"github.com/aind/aindfs/store/s3test"
 )
 
 const (
@@ -175,6 +177,27 @@ func TestParseSize(t *testing.T) {
 		got, err := parseSize(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestSessionOnline(t *testing.T) {
+	withFakeCodeOcean(t)
+	srv := s3test.NewServer(t, s3test.Options{})
+	if _, err := sample.LoadS3(srv); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
+	tests := []struct{ name, want string }{
+		{sample.SessionID, `"raw_data_dir": "s3://aind-private-data-prod-o5171v/` + sample.SessionID + `"`},
+		{sample.SessionID, `"name": "` + sample.SortedName + `"`},
+		{sample.OldRawName + "_to_dlc_side", `"raw_data_dir": "s3://aind-ephys-data/` + sample.OldRawName + `"`},
+		{sample.BucketOnlyID, `"raw_data_asset": null`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, "session", tt.name, "--json", "--data", "")
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("session %s: exit %d, stdout lacks %s:\n%s\n%s", tt.name, code, tt.want, out, errOut)
 		}
 	}
 }
