@@ -63,8 +63,10 @@ type fetch struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	blocks []*pendingBlock
-	refs   int // guarded by BlockCache.mu
-	next   int // blocks[:next] are settled; guarded by BlockCache.mu
+	refs   int     // guarded by BlockCache.mu
+	next   int     // blocks[:next] are settled; guarded by BlockCache.mu
+	owner  *Reader // the reader whose readahead this is, or nil
+	bytes  int64   // length of the GET
 }
 
 // NewBlockCache returns a cache of at most budget bytes of blocks of

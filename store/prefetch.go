@@ -1,39 +1,50 @@
 package store
 
-// prefetcher decides, for one Reader, how far ahead of the reads to fetch.
+// prefetcher decides, for one Reader, what to fetch ahead of the reads.
 //
 // It recognises a sequential stream even when the kernel sends its reads
 // several at a time and slightly out of order: a read that starts within
 // the tolerance around the end of the stream so far continues the stream.
-// Each read that continues it doubles the readahead window, up to a cap;
-// any other read ends the stream and the window closes, so that random
-// reads fetch only the blocks they touch.
+// Each read that continues it multiplies the readahead window by growth,
+// up to a cap; any other read ends the stream and the window closes, so that
+// random reads fetch only the blocks they touch.
 //
-// The window is fetched in parts, each its own ranged GET, so that a full
-// window keeps several GETs in flight: one S3 response streams at about
-// 100 MB/s, and it takes a dozen of them to fill a fast link.
+// The window is the number of bytes of readahead kept in flight, in
+// parts, each its own ranged GET: one S3 response streams at about
+// 100 MB/s, and it takes a dozen or more of them to fill a fast link. A
+// new part is requested as soon as one arrives, not when the reader gets
+// to it, so that the link stays busy while the reader waits for the
+// oldest part; what has arrived and is not yet read is bounded by twice
+// the window.
+// growth is the factor by which each sequential read widens the window:
+// each step takes a round trip, and from 4 MiB it takes three to reach the
+// hundreds of MiB that fill a fast link, where doubling would take nine.
+const growth = 8
+
 type prefetcher struct {
 	blockSize int64
 	minWindow int64 // first window once a stream is seen
 	maxPart   int64 // largest GET of readahead
 
-	end    int64 // end of the stream: the furthest byte read in it
-	streak int   // reads in the stream so far
-	window int64 // bytes to keep requested beyond end
-	issued int64 // readahead has been requested up to here
+	end      int64 // end of the stream: the furthest byte read in it
+	streak   int   // reads in the stream so far
+	window   int64 // bytes of readahead to keep in flight
+	issued   int64 // readahead has been requested up to here
+	inflight int64 // bytes of readahead requested and not yet arrived
 }
 
-// observe records a read of n bytes at off in an object of size bytes and
-// returns the byte range [from, to) to request now, cut in parts of part
-// bytes; from == to when there is nothing to request. maxWindow caps the
-// window (the Store shares its cache among its readers).
-func (pf *prefetcher) observe(off, n, size, maxWindow int64) (from, to, part int64) {
+// observe records a read of n bytes at off. maxWindow caps the window
+// (the Store shares its cache among its readers).
+func (pf *prefetcher) observe(off, n, maxWindow int64) {
 	tol := max(pf.window, n)
 	if pf.streak > 0 && off >= pf.end-tol && off <= pf.end+tol || pf.streak == 0 && off == 0 {
 		pf.streak++
 		pf.end = max(pf.end, off+n)
-		if pf.streak >= 2 {
-			pf.window = max(pf.minWindow, 2*pf.window)
+		// A read from the start of the object is taken as the start of a
+		// stream, as the kernel's own readahead does; anywhere else it
+		// takes a second read to make one.
+		if pf.streak >= 2 || off == 0 {
+			pf.window = max(pf.minWindow, growth*pf.window)
 		}
 	} else {
 		pf.streak = 1
@@ -42,23 +53,32 @@ func (pf *prefetcher) observe(off, n, size, maxWindow int64) (from, to, part int
 		pf.issued = pf.end
 	}
 	pf.window = min(pf.window, maxWindow)
-	if pf.window <= 0 {
-		return 0, 0, 0
+}
+
+// next returns the next part [from, to) of an object of size bytes to
+// request, or ok false when enough is requested for now.
+func (pf *prefetcher) next(size int64) (from, to int64, ok bool) {
+	if pf.window <= 0 || pf.inflight >= pf.window {
+		return 0, 0, false
 	}
-	part = min(pf.maxPart, max(pf.window/4, pf.blockSize))
+	part := min(pf.maxPart, max(pf.window/8, 4*pf.blockSize))
 	part -= part % pf.blockSize
 	from = max(pf.issued, pf.end)
 	from -= from % pf.blockSize
-	to = min(pf.end+pf.window, size)
-	// Wait for a whole part's worth, unless the object ends first: many
-	// small GETs would each pay the request latency.
-	if to-from < part && to < size || from >= to {
-		return 0, 0, 0
+	if from >= min(pf.end+2*pf.window, size) {
+		return 0, 0, false
 	}
-	return from, to, part
+	return from, min(from+part, size), true
 }
 
-// requested records that readahead has been requested up to off.
-func (pf *prefetcher) requested(off int64) {
-	pf.issued = max(pf.issued, off)
+// requested records that readahead of [from, to) was asked for, need
+// bytes of it from the backend (the rest was cached or on its way).
+func (pf *prefetcher) requested(to, need int64) {
+	pf.issued = max(pf.issued, to)
+	pf.inflight += need
+}
+
+// arrived records that need bytes of readahead arrived (or failed).
+func (pf *prefetcher) arrived(need int64) {
+	pf.inflight -= need
 }

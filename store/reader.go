@@ -17,16 +17,16 @@ const (
 	// HDF5 chunk pattern) touches at most three 128 KiB blocks, so it
 	// fetches at most 1.5 times what it reads.
 	DefaultBlockSize = 128 << 10
-	// DefaultPartSize is the largest readahead GET: long enough that the
-	// request latency (tens of ms) is small next to the transfer.
-	DefaultPartSize = 8 << 20
-	// DefaultMaxReadahead is how far one reader may read ahead: at about
-	// 100 MB/s per response and ~100 ms per part, 16 parts in flight
-	// reach ~1.2 GB/s.
-	DefaultMaxReadahead = 128 << 20
+	// DefaultPartSize is the largest readahead GET: long enough (~170 ms
+	// at 100 MB/s) that the request latency (tens of ms) is small next to
+	// the transfer.
+	DefaultPartSize = 16 << 20
+	// DefaultMaxReadahead is how far one reader may read ahead: 32 parts
+	// in flight at about 100 MB/s each is more than a 10 Gb/s link.
+	DefaultMaxReadahead = 512 << 20
 	// DefaultMaxInflightBytes bounds the readahead requested and not yet
 	// received, across all readers.
-	DefaultMaxInflightBytes = 256 << 20
+	DefaultMaxInflightBytes = 512 << 20
 )
 
 // ErrClosed is returned by reads on a closed Reader or Store.
@@ -41,12 +41,14 @@ type Options struct {
 	// BlockSize is the unit of caching and of the smallest GET; default 128 KiB.
 	BlockSize int64
 	// MaxInflightBytes bounds readahead requested but not yet received;
-	// default 256 MiB. It costs no memory until the bytes arrive, and then
+	// default 512 MiB. It costs no memory until the bytes arrive, and then
 	// they count against CacheBytes.
 	MaxInflightBytes int64
-	// MaxReadahead bounds one reader's readahead window; default 128 MiB.
+	// MaxReadahead bounds one reader's readahead window; default 512 MiB.
+	// The Store lowers it so that the windows of all open readers fit in
+	// half the cache.
 	MaxReadahead int64
-	// PartSize is the largest readahead GET; default 8 MiB.
+	// PartSize is the largest readahead GET; default 16 MiB.
 	PartSize int64
 	Logger   *slog.Logger
 }
@@ -228,7 +230,7 @@ func (s *Store) Open(obj URI, info ObjectInfo) *Reader {
 		stated: info.ETag != "",
 		pf: prefetcher{
 			blockSize: s.opts.BlockSize,
-			minWindow: max(4*s.opts.BlockSize, 2<<20),
+			minWindow: max(4*s.opts.BlockSize, 4<<20),
 			maxPart:   s.opts.PartSize,
 		},
 	}
@@ -358,18 +360,16 @@ type slot struct {
 func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info ObjectInfo) (int, error) {
 	s := r.s
 	r.mu.Lock()
-	from, to, part := r.pf.observe(off, int64(len(p)), info.Size, s.windowCap())
+	r.pf.observe(off, int64(len(p)), s.windowCap())
 	r.mu.Unlock()
 
 	var n int
 	for attempt := 0; ; attempt++ {
 		slots, fetches := s.plan(r, info, off+int64(n), off+int64(len(p)))
-		if attempt == 0 && from < to {
-			fetches = append(fetches, r.readahead(info, from, to, part)...)
+		if attempt == 0 {
+			fetches = append(fetches, r.refill()...)
 		}
-		for _, f := range fetches {
-			go s.run(f, r.obj, info)
-		}
+		s.start(fetches, r.obj, info)
 		m, err := s.copyOut(ctx, slots, p[n:], off+int64(n))
 		n += m
 		if err == nil {
@@ -387,11 +387,17 @@ func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info Objec
 	}
 }
 
+func (s *Store) start(fetches []*fetch, obj URI, info ObjectInfo) {
+	for _, f := range fetches {
+		go s.run(f, obj, info)
+	}
+}
+
 // windowCap shares the cache among open readers so that one reader's
 // readahead does not evict another's before it is read.
 func (s *Store) windowCap() int64 {
 	readers := max(1, s.readers.Load())
-	return min(s.opts.MaxReadahead, s.opts.CacheBytes/(4*readers), s.opts.MaxInflightBytes)
+	return min(s.opts.MaxReadahead, s.opts.CacheBytes/(2*readers), s.opts.MaxInflightBytes)
 }
 
 func (s *Store) key(r *Reader, etag string, index int64) blockKey {
@@ -451,67 +457,81 @@ func (s *Store) plan(r *Reader, info ObjectInfo, off, end int64) ([]slot, []*fet
 	return slots, fetches
 }
 
-// readahead claims the blocks of [from, to) that are neither cached nor
-// on their way, in GETs of at most part bytes, as far as the in-flight
-// budget allows. The fetches belong to r until it is closed.
-func (r *Reader) readahead(info ObjectInfo, from, to, part int64) []*fetch {
+// refill requests readahead parts as the prefetcher asks for them, as
+// far as the in-flight budget allows. Blocks already cached or on their
+// way are skipped. The fetches belong to r until it is closed.
+func (r *Reader) refill() []*fetch {
 	s := r.s
 	bs := s.opts.BlockSize
-	partBlocks := part / bs
-	last := (to - 1) / bs
 	var fetches []*fetch
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.err != nil {
+	if r.err != nil || !r.stated {
 		return nil
 	}
+	info := r.info
 	c := s.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i := from / bs
-	for ; i <= last; i += partBlocks {
-		j := min(i+partBlocks-1, last)
+	for {
+		from, to, ok := r.pf.next(info.Size)
+		if !ok {
+			break
+		}
 		var need int64
-		for k := i; k <= j; k++ {
-			key := s.key(r, info.ETag, k)
-			if c.pending[key] == nil && !c.lru.Contains(key) {
-				need += s.blockLen(k, info.Size)
+		for i := from / bs; i*bs < to; i++ {
+			k := s.key(r, info.ETag, i)
+			if c.pending[k] == nil && !c.lru.Contains(k) {
+				need += s.blockLen(i, info.Size)
 			}
 		}
-		if need == 0 {
-			continue
-		}
-		if !s.reserve(need) {
+		if need > 0 && !s.reserve(need) {
 			break
 		}
 		s.prefetched.Add(need)
+		r.pf.requested(to, need)
 		var cur *fetch
-		for k := i; k <= j; k++ {
-			key := s.key(r, info.ETag, k)
-			if c.pending[key] != nil || c.lru.Contains(key) {
+		for i := from / bs; i*bs < to; i++ {
+			k := s.key(r, info.ETag, i)
+			if c.pending[k] != nil || c.lru.Contains(k) {
 				cur = nil
 				continue
 			}
 			if cur == nil {
 				cur = s.newFetchLocked()
 				cur.refs = 1 // the reader's
+				cur.owner = r
 				fetches = append(fetches, cur)
 			}
-			p := &pendingBlock{key: key, f: cur, done: make(chan struct{})}
+			p := &pendingBlock{key: k, f: cur, done: make(chan struct{})}
 			cur.blocks = append(cur.blocks, p)
-			c.pending[key] = p
+			cur.bytes += s.blockLen(i, info.Size)
+			c.pending[k] = p
 		}
 	}
-	r.pf.requested(min(i*bs, info.Size))
-	// Forget finished readahead so the list stays short.
-	kept := r.owned[:0]
-	for _, f := range r.owned {
-		if f.next < len(f.blocks) {
-			kept = append(kept, f)
+	if len(fetches) > 0 {
+		// Forget finished readahead so the list stays short.
+		kept := r.owned[:0]
+		for _, f := range r.owned {
+			if f.next < len(f.blocks) {
+				kept = append(kept, f)
+			}
 		}
+		r.owned = append(kept, fetches...)
 	}
-	r.owned = append(kept, fetches...)
 	return fetches
+}
+
+// arrived is told by a readahead fetch of r that it is over, and
+// requests more readahead if it succeeded.
+func (r *Reader) arrived(f *fetch, ok bool) {
+	r.mu.Lock()
+	r.pf.arrived(f.bytes)
+	info := r.info
+	r.mu.Unlock()
+	if ok {
+		r.s.start(r.refill(), r.obj, info)
+	}
 }
 
 // reserve takes n bytes of the in-flight budget for readahead, if
@@ -532,6 +552,10 @@ func (s *Store) reserve(n int64) bool {
 // run performs fetch f: one ranged GET whose body fills its blocks in turn.
 func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 	defer f.cancel()
+	ok := false
+	if f.owner != nil {
+		defer func() { f.owner.arrived(f, ok) }()
+	}
 	c := s.cache
 	bs := s.opts.BlockSize
 	first := f.blocks[0].key.index
@@ -557,6 +581,7 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		failFrom(0, err)
 		return
 	}
+
 	defer body.Close()
 	for i, p := range f.blocks {
 		n := s.blockLen(p.key.index, info.Size)
@@ -575,6 +600,7 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		s.inflight.Add(-n)
 		c.complete(p, blk)
 	}
+	ok = true
 }
 
 // copyOut copies the blocks of slots into p, which starts at off, waiting

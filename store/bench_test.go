@@ -1,0 +1,265 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aind/aindfs/store"
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// The shape of S3 as seen from a nearby machine: each request waits 20 ms
+// for its first byte, and each response streams at about 100 MB/s.
+const (
+	benchLatency   = 20 * time.Millisecond
+	benchBandwidth = 100_000_000
+	benchSize      = 1 << 30
+	benchReadSize  = 1 << 20   // what FUSE asks for at a time
+	benchRandSize  = 256 << 10 // an HDF5 chunk
+	benchRandReads = 1000
+	benchRandConc  = 16
+)
+
+// BenchmarkStore compares, in one run, reading a 1 GiB object through the
+// Store with downloading it directly with the SDK, against a shaped local
+// S3. Run it with
+//
+//	go test ./store -run '^$' -bench Store -benchtime 1x
+//
+// It reports ratios (the Store's throughput over the best direct one) as
+// metrics, and a table in the log.
+func BenchmarkStore(b *testing.B) {
+	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
+	data := make([]byte, benchSize)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	etag := srv.PutObject("bench", "big.bin", data)
+	obj := store.S3("bench", "big.bin")
+	info := store.ObjectInfo{Name: "big.bin", Size: benchSize, ETag: etag}
+	client := srv.Client(b)
+	ctx := context.Background()
+	// The framework keeps only the first lines of a benchmark's log; the
+	// table goes to stdout instead.
+	report := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+
+	for range b.N {
+		// Both sides are measured with their memory already faulted in: a
+		// throwaway read fills the buffer pool the stores share, and the
+		// direct download's destination is written once.
+		dst := make([]byte, benchSize)
+		copy(dst, data)
+		warm := store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize + benchSize/2})
+		sequentialRead(b, ctx, warm.Open(obj, info), nil, 4)
+		warm.Close()
+
+		// Direct download: parallel ranged GETs straight into memory; the
+		// best of a few shapes.
+		var best float64
+		var bestShape string
+		for _, shape := range []struct{ conc, part int }{
+			{8, 8 << 20}, {16, 8 << 20}, {32, 8 << 20}, {16, 16 << 20}, {32, 16 << 20}, {16, 4 << 20}, {32, 4 << 20},
+		} {
+			d := directDownload(b, client, dst, shape.conc, shape.part)
+			rate := benchSize / d.Seconds()
+			report("direct download, %2d GETs of %2d MiB: %6.0f MB/s", shape.conc, shape.part>>20, rate/1e6)
+			if rate > best {
+				best, bestShape = rate, fmt.Sprintf("%d x %d MiB", shape.conc, shape.part>>20)
+			}
+		}
+		if !bytes.Equal(dst, data) {
+			b.Fatal("direct download: bytes differ")
+		}
+
+		// Cold sequential reads through the Store, 1 MiB at a time: one
+		// read at a time (a program calling ReadAt in a loop), and four in
+		// flight (what the kernel sends for a sequential reader of a mount).
+		var st *store.Store
+		for _, inflight := range []int{1, 4} {
+			if st != nil {
+				st.Close()
+			}
+			st = store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize + benchSize/2})
+			before := srv.Count("GetObject")
+			start := time.Now()
+			sequentialRead(b, ctx, st.Open(obj, info), nil, inflight)
+			rate := benchSize / time.Since(start).Seconds()
+			report("store cold sequential, %d read(s) in flight: %6.0f MB/s, %d GETs, ratio to best direct (%s) %.2f",
+				inflight, rate/1e6, srv.Count("GetObject")-before, bestShape, rate/best)
+			b.ReportMetric(rate/best, fmt.Sprintf("cold%d/direct", inflight))
+			if inflight == 4 {
+				// Warm re-read: no request at all. (Wait for the server to
+				// finish logging the cold read's last answers first.)
+				waitIdle(srv)
+				before = srv.Count("")
+				start = time.Now()
+				sequentialRead(b, ctx, st.Open(obj, info), nil, inflight)
+				warmRate := benchSize / time.Since(start).Seconds()
+				warmRequests := srv.Count("") - before
+				for _, rq := range srv.Requests()[before:] {
+					report("request during warm re-read: %+v", rq)
+				}
+				report("store warm sequential: %6.0f MB/s, %d requests, %.1f x cold", warmRate/1e6, warmRequests, warmRate/rate)
+				b.ReportMetric(warmRate/rate, "warm/cold")
+				b.ReportMetric(float64(warmRequests), "warm-requests")
+			}
+		}
+		sequentialRead(b, ctx, st.Open(obj, info), data, 1) // check the bytes, untimed
+		stats := st.Stats()
+		report("store buffers: peak %d MiB for a %d MiB cache", stats.PeakBufferBytes>>20, (benchSize+benchSize/2)>>20)
+		st.Close()
+
+		// Random 256 KiB reads, 16 at a time, against direct ranged GETs of
+		// exactly the bytes read at the same offsets and concurrency.
+		// Each read falls in its own 1 MiB slot, so no two reads share a
+		// block and the bytes fetched are what a much larger file would
+		// cost.
+		rng := rand.New(rand.NewPCG(7, 7))
+		offs := make([]int64, benchRandReads)
+		for i, slot := range rng.Perm(benchSize >> 20)[:benchRandReads] {
+			offs[i] = int64(slot)<<20 + rng.Int64N(1<<20-benchRandSize-store.DefaultBlockSize)
+		}
+		start := time.Now()
+		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+			out, err := client.GetObject(ctx, &s3.GetObjectInput{
+				Bucket: aws.String("bench"), Key: aws.String("big.bin"),
+				Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+benchRandSize-1)),
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.ReadFull(out.Body, buf)
+			out.Body.Close()
+		})
+		directIOPS := benchRandReads / time.Since(start).Seconds()
+
+		st = store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize})
+		r := st.Open(obj, info)
+		start = time.Now()
+		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+			if _, err := r.ReadAt(ctx, buf, off); err != nil {
+				b.Error(err)
+			}
+		})
+		storeIOPS := benchRandReads / time.Since(start).Seconds()
+		stats = st.Stats()
+		amp := float64(stats.BytesFetched) / float64(stats.BytesServed)
+		report("random 256 KiB reads x%d: direct %5.0f IOPS, store %5.0f IOPS, ratio %.2f; fetched/read %.2f",
+			benchRandConc, directIOPS, storeIOPS, storeIOPS/directIOPS, amp)
+		b.ReportMetric(storeIOPS/directIOPS, "random/direct")
+		b.ReportMetric(amp, "fetched/read")
+
+		waitIdle(srv)
+		before := srv.Count("")
+		start = time.Now()
+		var bad atomic.Int64
+		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+			if _, err := r.ReadAt(ctx, buf, off); err != nil || !bytes.Equal(buf, data[off:off+benchRandSize]) {
+				bad.Add(1)
+			}
+		})
+		report("random second pass: %5.0f IOPS, %d requests, %d wrong reads",
+			benchRandReads/time.Since(start).Seconds(), srv.Count("")-before, bad.Load())
+		r.Close()
+		st.Close()
+	}
+}
+
+// waitIdle waits until the server has no request in progress.
+func waitIdle(srv *s3test.Server) {
+	for srv.Active() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// directDownload fetches the whole object with conc workers taking parts
+// of part bytes in order, and returns how long it took.
+func directDownload(b *testing.B, client *s3.Client, dst []byte, conc, part int) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for {
+				off := next.Add(int64(part)) - int64(part)
+				if off >= int64(len(dst)) {
+					return
+				}
+				end := min(off+int64(part), int64(len(dst)))
+				out, err := client.GetObject(context.Background(), &s3.GetObjectInput{
+					Bucket: aws.String("bench"), Key: aws.String("big.bin"),
+					Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, end-1)),
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := io.ReadFull(out.Body, dst[off:end]); err != nil {
+					b.Error(err)
+				}
+				out.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// sequentialRead reads r from start to end in 1 MiB reads, inflight of
+// them at a time (in order of issue, as the kernel does), and checks the
+// bytes against want unless it is nil. It closes r.
+func sequentialRead(b *testing.B, ctx context.Context, r *store.Reader, want []byte, inflight int) {
+	defer r.Close()
+	size := r.Size()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range inflight {
+		wg.Go(func() {
+			buf := make([]byte, benchReadSize)
+			for {
+				off := next.Add(benchReadSize) - benchReadSize
+				if off >= size {
+					return
+				}
+				n, err := r.ReadAt(ctx, buf, off)
+				if err != nil && err != io.EOF {
+					b.Error(err)
+					return
+				}
+				if want != nil && !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
+					b.Errorf("bytes differ at %d", off)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// parallel calls read for each offset, conc at a time.
+func parallel(conc int, offs []int64, read func(buf []byte, off int64)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			buf := make([]byte, benchRandSize)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(offs)) {
+					return
+				}
+				read(buf, offs[i])
+			}
+		})
+	}
+	wg.Wait()
+}
