@@ -89,8 +89,7 @@ func (r *localReader) Close() error { return nil }
 
 // fakeResolver answers from a table of sessions, counting calls.
 type fakeResolver struct {
-	objects *localObjects
-	fail    error // when set, every call that could reach the network fails with it
+	fail error // when set, every call that could reach the network fails with it
 
 	mu       sync.Mutex
 	calls    map[string]int
@@ -104,8 +103,8 @@ type fakeSession struct {
 	sorted *resolve.Asset
 }
 
-func newFakeResolver(objects *localObjects) *fakeResolver {
-	return &fakeResolver{objects: objects, calls: map[string]int{}, sessions: map[string]*fakeSession{}}
+func newFakeResolver() *fakeResolver {
+	return &fakeResolver{calls: map[string]int{}, sessions: map[string]*fakeSession{}}
 }
 
 func (r *fakeResolver) call(name string) error {
@@ -113,6 +112,13 @@ func (r *fakeResolver) call(name string) error {
 	defer r.mu.Unlock()
 	r.calls[name]++
 	return r.fail
+}
+
+// setFail makes every later call fail with err (nil: succeed again).
+func (r *fakeResolver) setFail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
 }
 
 func (r *fakeResolver) totalCalls() int {
@@ -223,7 +229,7 @@ func (r *fakeResolver) MetadataFiles(ctx context.Context, s resolve.Session) ([]
 	if err != nil {
 		return nil, store.URI{}, err
 	}
-	list, err := r.objects.List(ctx, dir)
+	list, err := (&localObjects{}).List(ctx, dir) // the resolver's own listing, not the tree's
 	if err != nil {
 		return nil, store.URI{}, err
 	}
@@ -331,9 +337,9 @@ func sampleDir(t testing.TB) string {
 // sampleResolver answers for the sample as the catalog would: the raw
 // ecephys session with a good and a newer failed sorting, and a behavior
 // session with raw data only.
-func sampleResolver(t testing.TB, objects *localObjects) *fakeResolver {
+func sampleResolver(t testing.TB) *fakeResolver {
 	dir := sampleDir(t)
-	r := newFakeResolver(objects)
+	r := newFakeResolver()
 	day := func(s string) time.Time {
 		v, err := time.Parse("2006-01-02 15:04", s)
 		if err != nil {
@@ -373,7 +379,7 @@ func testLogger(w io.Writer) *slog.Logger {
 // sampleTree is the tree over the sample, with its fakes and its log.
 func sampleTree(t testing.TB) (*Tree, *fakeResolver, *localObjects, *logBuffer) {
 	objects := &localObjects{}
-	r := sampleResolver(t, objects)
+	r := sampleResolver(t)
 	logs := &logBuffer{}
 	tree := New(Config{Resolver: r, Objects: objects, Logger: testLogger(logs)})
 	return tree, r, objects, logs

@@ -214,7 +214,10 @@ func (m *Mount) abort() error {
 // clearStale lazily unmounts a dead FUSE mount at dir, which fails every
 // access with ENOTCONN until it is removed.
 func clearStale(dir string, log *slog.Logger) error {
-	_, err := os.Stat(dir)
+	// statfs always reaches the filesystem; stat may be answered from the
+	// kernel's cache of the dead mount's root.
+	var st syscall.Statfs_t
+	err := syscall.Statfs(dir, &st)
 	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return nil
 	}

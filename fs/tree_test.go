@@ -285,7 +285,7 @@ func TestMissingSessionSaysWhy(t *testing.T) {
 
 func TestFailuresAreNotNotExist(t *testing.T) {
 	tree, r, _, _ := sampleTree(t)
-	r.fail = errors.New("connection reset by peer")
+	r.setFail(errors.New("connection reset by peer"))
 	for _, p := range []string{"sessions/" + ephysID, "subjects/676909", "assets/" + goodUID} {
 		_, err := tree.Walk(context.Background(), p, false)
 		if err == nil || errors.Is(err, ErrNotExist) {
@@ -357,7 +357,7 @@ func TestInodes(t *testing.T) {
 
 func TestViews(t *testing.T) {
 	objects := &localObjects{}
-	r := sampleResolver(t, objects)
+	r := sampleResolver(t)
 	processed := View{Name: "processed", Folder: func(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 		if s.Platform() != "behavior" {
 			return Folder{}, false, nil

@@ -1,0 +1,464 @@
+package fs
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperMountVar, when set in the environment of the test binary, makes it
+// mount the sample at that folder and wait to be killed: a crashed mount.
+const helperMountVar = "AINDFS_TEST_HELPER_MOUNT"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperMountVar); dir != "" {
+		os.Exit(helperMount(dir))
+	}
+	os.Exit(m.Run())
+}
+
+func helperMount(dir string) int {
+	tree, _, _, _ := sampleTree(&helperTB{})
+	if _, err := tree.Mount(dir, MountOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("mounted")
+	select {}
+}
+
+// helperTB is the testing.TB the helper process hands to the fixtures.
+type helperTB struct{ testing.TB }
+
+func (helperTB) Helper()                   {}
+func (helperTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
+func (helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+
+// requireFUSE stops a test that cannot mount: a failure under CI, which
+// must run these tests, a skip elsewhere when /dev/fuse is missing.
+func requireFUSE(t testing.TB) {
+	t.Helper()
+	var why string
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		why = err.Error()
+	} else if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			why = "not root and no fusermount3 (package fuse3)"
+		}
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("cannot mount, and CI=true requires the FUSE tests to run: %s", why)
+	}
+	t.Skipf("cannot mount: %s", why)
+}
+
+// mountTree mounts tree at a new folder for the length of the test.
+func mountTree(t testing.TB, tree *Tree) *Mount {
+	t.Helper()
+	requireFUSE(t)
+	m, err := tree.Mount(t.TempDir(), MountOptions{})
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	return m
+}
+
+func sha(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
+
+// TestMountMatchesSource walks session folders through the mount and
+// compares them with the sample on disk: names, kinds, modes, sizes, bytes.
+func TestMountMatchesSource(t *testing.T) {
+	tree, _, _, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	data := sampleDir(t)
+	tests := []struct{ path, source string }{
+		{"sessions/" + ephysID + "/raw", ephysID},
+		{"sessions/" + ephysID + "/sorted", goodSorted},
+		{"sessions/" + ephysID + "/assets/" + failSorted, failSorted},
+		{"sessions/" + behaviorID + "/raw", behaviorID},
+		{"assets/" + rawEphysUID, ephysID},
+	}
+	for _, tt := range tests {
+		src := filepath.Join(data, tt.source)
+		mnt := filepath.Join(m.Dir, tt.path)
+		files := 0
+		err := filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			mp := filepath.Join(mnt, rel)
+			fi, err := os.Lstat(mp)
+			if err != nil {
+				t.Errorf("stat %s: %v", mp, err)
+				return nil
+			}
+			if de.IsDir() {
+				if fi.Mode() != iofs.ModeDir|0o555 {
+					t.Errorf("%s: mode %v, want dr-xr-xr-x", mp, fi.Mode())
+				}
+				want := sourceNames(t, p, nil)
+				if got := dirNames(t, mp); !slices.Equal(got, want) {
+					t.Errorf("ls %s = %q, want %q", mp, got, want)
+				}
+				return nil
+			}
+			files++
+			want, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if fi.Mode() != 0o444 || fi.Size() != int64(len(want)) {
+				t.Errorf("%s: %v %d bytes, want -r--r--r-- %d", mp, fi.Mode(), fi.Size(), len(want))
+			}
+			got, err := os.ReadFile(mp)
+			if err != nil {
+				t.Errorf("read %s: %v", mp, err)
+			} else if sha(got) != sha(want) {
+				t.Errorf("%s: sha256 %s, source's %s", mp, sha(got), sha(want))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files == 0 {
+			t.Errorf("%s: no file compared", tt.path)
+		}
+	}
+
+	got := dirNames(t, filepath.Join(m.Dir, "sessions", ephysID))
+	if want := []string{"assets", "metadata", "raw", "session.json", "sorted"}; !slices.Equal(got, want) {
+		t.Errorf("ls sessions/%s = %q, want %q", ephysID, got, want)
+	}
+	js, err := os.ReadFile(filepath.Join(m.Dir, "sessions", ephysID, "session.json"))
+	if err != nil || !bytes.Contains(js, []byte(`"sorted_data_asset": {`)) || !bytes.Contains(js, []byte(goodSorted)) {
+		t.Errorf("session.json: %v\n%s", err, js)
+	}
+}
+
+func dirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Errorf("ls %s: %v", dir, err)
+		return nil
+	}
+	var out []string
+	for _, de := range des {
+		out = append(out, de.Name())
+	}
+	return out
+}
+
+func TestMountLinks(t *testing.T) {
+	tree, _, _, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	tests := []struct{ path, target string }{
+		{"sessions/ecephys_676909_2023_12_13_13_43_40_foo", ephysID},
+		{"sessions/" + goodSorted, ephysID},
+		{"subjects/676909/" + ephysID, "../../sessions/" + ephysID},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(m.Dir, tt.path)
+		target, err := os.Readlink(p)
+		if err != nil || target != tt.target {
+			t.Errorf("readlink %s = %q, %v; want %q", tt.path, target, err, tt.target)
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(p, "raw", "rig.json"))
+		if err != nil || fi.Size() == 0 {
+			t.Errorf("through %s: %v", tt.path, err)
+		}
+	}
+	if got := dirNames(t, filepath.Join(m.Dir, "subjects", "676909")); !slices.Equal(got, []string{ephysID}) {
+		t.Errorf("ls subjects/676909 = %q", got)
+	}
+}
+
+func TestMountRefusesBadNames(t *testing.T) {
+	tree, r, _, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	tests := []struct {
+		path string
+		want syscall.Errno
+	}{
+		{"sessions/not-a-session", syscall.ENOENT},
+		{"sessions/ecephys_676909_20231213_134340", syscall.ENOENT},
+		{"sessions/ecephys_676909_2023-12-13_13-43", syscall.ENOENT},
+		{"sessions/" + ephysID + "_" + strings.Repeat("x", 300), syscall.ENAMETOOLONG},
+		{"sessions/" + ephysID + "_\xff", syscall.EINVAL},
+		{"subjects/12345", syscall.ENOENT},
+		{"assets/not-an-id", syscall.ENOENT},
+		{"sessions/" + ephysID + "/nope", syscall.ENOENT},
+		{"sessions/" + behaviorID + "/sorted", syscall.ENOENT},
+	}
+	before := r.totalCalls()
+	for _, tt := range tests[:7] {
+		_, err := os.Lstat(filepath.Join(m.Dir, tt.path))
+		if !errors.Is(err, tt.want) {
+			t.Errorf("stat %q: %v, want %v", tt.path, err, tt.want)
+		}
+	}
+	if n := r.totalCalls() - before; n != 0 {
+		t.Errorf("malformed names made %d resolver calls: %v", n, r.calls)
+	}
+	for _, tt := range tests[7:] {
+		_, err := os.Lstat(filepath.Join(m.Dir, tt.path))
+		if !errors.Is(err, tt.want) {
+			t.Errorf("stat %q: %v, want %v", tt.path, err, tt.want)
+		}
+	}
+}
+
+func TestMountFailureIsEIO(t *testing.T) {
+	tree, r, _, logs := sampleTree(t)
+	m := mountTree(t, tree)
+	r.setFail(errors.New("connection reset by peer"))
+	_, err := os.Stat(filepath.Join(m.Dir, "sessions", ephysID))
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("stat with the catalog failing: %v, want EIO", err)
+	}
+	if !strings.Contains(logs.String(), "connection reset by peer") {
+		t.Errorf("the log does not give the cause:\n%s", logs.String())
+	}
+}
+
+func TestMountIsReadOnly(t *testing.T) {
+	tree, _, _, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")
+	file := filepath.Join(raw, "rig.json")
+	tests := []struct {
+		op string
+		do func() error
+	}{
+		{"open for writing", func() error {
+			f, err := os.OpenFile(file, os.O_WRONLY, 0)
+			if err == nil {
+				f.Close()
+			}
+			return err
+		}},
+		{"open read-write", func() error {
+			f, err := os.OpenFile(file, os.O_RDWR, 0)
+			if err == nil {
+				f.Close()
+			}
+			return err
+		}},
+		{"create", func() error {
+			f, err := os.Create(filepath.Join(raw, "new.txt"))
+			if err == nil {
+				f.Close()
+			}
+			return err
+		}},
+		{"mkdir", func() error { return os.Mkdir(filepath.Join(raw, "new"), 0o755) }},
+		{"mkdir in sessions", func() error { return os.Mkdir(filepath.Join(m.Dir, "sessions", "x"), 0o755) }},
+		{"unlink", func() error { return os.Remove(file) }},
+		{"rmdir", func() error { return os.Remove(filepath.Join(raw, "behavior")) }},
+		{"rename", func() error { return os.Rename(file, file+".bak") }},
+		{"touch", func() error { return os.Chtimes(file, time.Now(), time.Now()) }},
+		{"chmod", func() error { return os.Chmod(file, 0o644) }},
+		{"truncate", func() error { return os.Truncate(file, 0) }},
+		{"symlink", func() error { return os.Symlink("rig.json", filepath.Join(raw, "l")) }},
+	}
+	for _, tt := range tests {
+		if err := tt.do(); !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s: %v, want EROFS", tt.op, err)
+		}
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode() != 0o444 {
+		t.Errorf("after the attempts: %v %v", fi, err)
+	}
+}
+
+func TestMountMmap(t *testing.T) {
+	tree, _, _, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	rel := filepath.Join("ecephys", "ecephys_clipped", "Record Node 104", "experiment1", "recording1", "continuous", "Neuropix-PXI-100.ProbeA", "continuous.dat")
+	want, err := os.ReadFile(filepath.Join(sampleDir(t), ephysID, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(m.Dir, "sessions", ephysID, "raw", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mem, err := syscall.Mmap(int(f.Fd()), 0, len(want), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	defer syscall.Munmap(mem)
+	if !bytes.Equal(mem, want) {
+		t.Errorf("mapped bytes differ from the file's (%d bytes)", len(want))
+	}
+}
+
+// A second pass over the same folders and files (ls -l, cat) asks the
+// objects nothing.
+func TestMountSecondPassMakesNoRequest(t *testing.T) {
+	tree, _, objects, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	root := filepath.Join(m.Dir, "sessions", ephysID)
+	pass := func() {
+		err := filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if _, err := os.Lstat(p); err != nil {
+				return err
+			}
+			if de.Type().IsRegular() {
+				_, err = os.ReadFile(p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass()
+	lists, reads := objects.lists.Load(), objects.reads.Load()
+	if lists == 0 || reads == 0 {
+		t.Fatalf("first pass made %d listings and %d reads: the fakes were not used", lists, reads)
+	}
+	pass()
+	if l, r := objects.lists.Load()-lists, objects.reads.Load()-reads; l != 0 || r != 0 {
+		t.Errorf("second pass made %d listings and %d reads, want none", l, r)
+	}
+}
+
+// goroutines waits for the goroutine count to fall to at most n, and
+// returns the count (with all stacks when it stays above).
+func goroutines(n int) (int, string) {
+	var got int
+	for range 100 {
+		if got = runtime.NumGoroutine(); got <= n {
+			return got, ""
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	return got, string(buf[:runtime.Stack(buf, true)])
+}
+
+// Unmounting with a read blocked on a slow network cancels the read,
+// unmounts, and leaves no goroutine behind.
+func TestUnmountWithReadInFlight(t *testing.T) {
+	requireFUSE(t)
+	// Settle goroutines of earlier tests first.
+	base, _ := goroutines(runtime.NumGoroutine())
+	tree, _, objects, _ := sampleTree(t)
+	objects.block = true
+	objects.readStarted = make(chan struct{}, 1)
+	m, err := tree.Mount(t.TempDir(), MountOptions{})
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		f, err := os.Open(filepath.Join(m.Dir, "sessions", ephysID, "raw", "rig.json"))
+		if err != nil {
+			readErr <- err
+			return
+		}
+		defer f.Close()
+		_, err = f.Read(make([]byte, 100))
+		readErr <- err
+	}()
+	select {
+	case <-objects.readStarted:
+	case err := <-readErr:
+		t.Fatalf("read finished before the unmount: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read never reached the objects")
+	}
+
+	unmounted := make(chan error, 1)
+	go func() { unmounted <- m.Unmount() }()
+	// The bound is a hang detector for the promise of SPEC §7 (within 5 s).
+	select {
+	case err := <-unmounted:
+		if err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("unmount with a read in flight did not finish within 5 s")
+	}
+	if err := <-readErr; !errors.Is(err, syscall.EIO) {
+		t.Errorf("the interrupted read: %v, want EIO", err)
+	}
+	if n, stacks := goroutines(base); n > base {
+		t.Errorf("%d goroutines after unmount, %d before mount:\n%s", n, base, stacks)
+	}
+	if _, err := os.Stat(filepath.Join(m.Dir, "sessions")); !errors.Is(err, iofs.ErrNotExist) {
+		t.Errorf("the mount point still serves after unmount: %v", err)
+	}
+}
+
+// A mount whose process died leaves "transport endpoint is not connected";
+// mounting there again clears it.
+func TestMountOverStaleMount(t *testing.T) {
+	requireFUSE(t)
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperMountVar+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "mounted\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper did not mount: %q %v", line, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after the crash: %v, want a stale mount (ENOTCONN)", err)
+	}
+
+	tree, _, _, logs := sampleTree(t)
+	m, err := tree.Mount(dir, MountOptions{})
+	if err != nil {
+		t.Fatalf("mount over the stale mount: %v", err)
+	}
+	defer m.Unmount()
+	got, err := os.ReadFile(filepath.Join(dir, "sessions", behaviorID, "raw", "subject.json"))
+	want, _ := os.ReadFile(filepath.Join(sampleDir(t), behaviorID, "subject.json"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read after remount: %v", err)
+	}
+	if !strings.Contains(logs.String(), "stale mount") {
+		t.Errorf("the log does not mention the stale mount:\n%s", logs.String())
+	}
+}
