@@ -3,8 +3,9 @@ package store
 // prefetcher decides, for one Reader, what to fetch ahead of the reads.
 //
 // It recognises a sequential stream even when the kernel sends its reads
-// several at a time and slightly out of order: a read that starts within
-// the tolerance around the end of the stream so far continues the stream.
+// several at a time and slightly out of order: two reads that touch start
+// a stream, and a read that starts within the tolerance around the end of
+// the stream so far continues it.
 // Each read that continues it multiplies the readahead window by growth,
 // up to a cap; any other read ends the stream and the window closes, so that
 // random reads fetch only the blocks they touch.
@@ -31,28 +32,58 @@ type prefetcher struct {
 	window   int64 // bytes of readahead to keep in flight
 	issued   int64 // readahead has been requested up to here
 	inflight int64 // bytes of readahead requested and not yet arrived
+
+	recent [4]span // the last reads
+	last   int     // number of reads recorded in recent
 }
+
+type span struct{ off, end int64 }
 
 // observe records a read of n bytes at off. maxWindow caps the window
 // (the Store shares its cache among its readers).
 func (pf *prefetcher) observe(off, n, maxWindow int64) {
-	tol := max(pf.window, n)
-	if pf.streak > 0 && off >= pf.end-tol && off <= pf.end+tol || pf.streak == 0 && off == 0 {
+	// Within a stream, the kernel may have several reads in flight,
+	// answered in any order.
+	tol := max(4*n, 2<<20)
+	switch {
+	case pf.streak >= 2 && off >= pf.end-tol && off <= pf.end+tol:
 		pf.streak++
 		pf.end = max(pf.end, off+n)
-		// A read from the start of the object is taken as the start of a
-		// stream, as the kernel's own readahead does; anywhere else it
-		// takes a second read to make one.
-		if pf.streak >= 2 || off == 0 {
+		pf.window = max(pf.minWindow, growth*pf.window)
+	case pf.streak == 0 && off == 0:
+		// A read from the start of the object is taken as the start of
+		// a stream, as the kernel's own readahead does.
+		pf.streak = 1
+		pf.end = n
+		pf.window = pf.minWindow
+	default:
+		// Otherwise it takes two reads that touch: this one and one of the
+		// last few (the first of two concurrent reads may come second).
+		if end, ok := pf.touches(off, n); ok {
+			pf.streak = 2
+			pf.end = max(end, off+n)
 			pf.window = max(pf.minWindow, growth*pf.window)
+			break
 		}
-	} else {
 		pf.streak = 1
 		pf.end = off + n
 		pf.window = 0
 		pf.issued = pf.end
 	}
 	pf.window = min(pf.window, maxWindow)
+	pf.recent[pf.last%len(pf.recent)] = span{off, off + n}
+	pf.last++
+}
+
+// touches reports whether [off, off+n) touches one of the recent reads,
+// and the furthest end of the two.
+func (pf *prefetcher) touches(off, n int64) (end int64, ok bool) {
+	for _, r := range pf.recent {
+		if r.end > r.off && off <= r.end && off+n >= r.off {
+			return max(r.end, off+n), true
+		}
+	}
+	return 0, false
 }
 
 // next returns the next part [from, to) of an object of size bytes to
@@ -64,10 +95,10 @@ func (pf *prefetcher) next(size int64) (from, to int64, ok bool) {
 	part := min(pf.maxPart, max(pf.window/8, 4*pf.blockSize))
 	part -= part % pf.blockSize
 	from = max(pf.issued, pf.end)
-	from -= from % pf.blockSize
 	if from >= min(pf.end+2*pf.window, size) {
 		return 0, 0, false
 	}
+	from -= from % pf.blockSize
 	return from, min(from+part, size), true
 }
 

@@ -62,6 +62,7 @@ type Stats struct {
 	BytesServed   int64 // bytes returned by Reader.ReadAt
 	PrefetchBytes int64 // bytes requested by readahead
 	CachedBytes   int64 // bytes of blocks in the cache now
+	InflightBytes int64 // bytes requested from backends and not yet received
 	// BufferBytes and PeakBufferBytes are the memory holding object bytes:
 	// cached blocks, blocks being filled and blocks being copied out.
 	BufferBytes, PeakBufferBytes int64
@@ -136,6 +137,7 @@ func (s *Store) Stats() Stats {
 		BytesServed:     s.served.Load(),
 		PrefetchBytes:   s.prefetched.Load(),
 		CachedBytes:     s.cache.Bytes(),
+		InflightBytes:   s.inflight.Load(),
 		BufferBytes:     s.cache.inUse.Load(),
 		PeakBufferBytes: s.cache.peak.Load(),
 	}
@@ -590,7 +592,7 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		s.fetched.Add(int64(got))
 		if err != nil {
 			c.release(blk)
-			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
 				err = fmt.Errorf("read %s: answer ended %d bytes short of %d-%d: %w",
 					obj, length-(p.key.index*bs-off)-int64(got), off, off+length, io.ErrUnexpectedEOF)
 			}

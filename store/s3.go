@@ -383,10 +383,14 @@ func transient(err error) bool {
 	return retryables.IsErrorRetryable(err) == aws.TrueTernary
 }
 
+// minProgress is what an attempt must deliver to count as progress: a
+// server that sends a trickle and then stalls, again and again, is failing.
+const minProgress = 64 << 10
+
 // ReadRange implements Backend with ranged GETs pinned by If-Match. The
 // returned body survives broken and stalled connections: it resumes from
 // the last byte received, and gives up only after RetryTimeout without
-// progress. Its Read fails with ErrChanged when the object is replaced.
+// progress (an attempt that received at least minProgress bytes). Its Read fails with ErrChanged when the object is replaced.
 func (b *S3Backend) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
 	if err := b.check(obj); err != nil {
 		return nil, err
@@ -419,8 +423,9 @@ type rangeBody struct {
 	mu       sync.Mutex
 	stalled  bool
 
-	progress time.Time // last time a byte arrived (or the read began)
+	progress time.Time // when the read began or an attempt last made progress
 	attempts int       // attempts since progress
+	got      int64     // bytes received by the current attempt
 	lastErr  error
 }
 
@@ -443,6 +448,7 @@ func (r *rangeBody) open() error {
 			}
 		}
 		r.attempts++
+		r.got = 0
 		// No deadline on the attempt: a long answer that keeps arriving is
 		// fine; the watchdog ends one that stops.
 		actx, cancel := context.WithCancel(r.ctx)
@@ -540,8 +546,11 @@ func (r *rangeBody) Read(p []byte) (int, error) {
 		n, err := r.body.Read(p)
 		if n > 0 {
 			r.off += int64(n)
-			r.progress = time.Now()
-			r.attempts = 0
+			r.got += int64(n)
+			if r.got >= minProgress || r.off == r.end {
+				r.progress = time.Now()
+				r.attempts = 0
+			}
 			r.watchdog.Reset(r.b.opts.StallTimeout)
 		}
 		if r.off == r.end {
@@ -557,7 +566,7 @@ func (r *rangeBody) Read(p []byte) (int, error) {
 			return n, fmt.Errorf("read %s: %w", r.obj, r.ctx.Err())
 		case stalled:
 			r.lastErr = fmt.Errorf("no data for %s", r.b.opts.StallTimeout)
-		case err == io.EOF:
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
 			r.lastErr = fmt.Errorf("answer ended early, %d bytes short: %w", r.end-r.off, io.ErrUnexpectedEOF)
 		default:
 			r.lastErr = err

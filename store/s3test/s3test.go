@@ -8,12 +8,14 @@ package s3test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,7 +73,9 @@ func (k FaultKind) String() string {
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
 
-// Fault is a misbehaviour applied to the next matching requests.
+// Fault is a misbehaviour applied to the next matching requests. Several
+// faults may apply to one request: body faults then happen in the order of
+// their After.
 type Fault struct {
 	Kind FaultKind
 	// Op limits the fault to one operation ("GetObject", "HeadObject",
@@ -157,7 +161,8 @@ func (s *Server) PutObject(bucket, key string, data []byte) string {
 	if ok, _ := s.mem.BucketExists(bucket); !ok {
 		s.mem.CreateBucket(bucket)
 	}
-	if _, err := s.mem.PutObject(bucket, key, nil, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+	meta := map[string]string{"Last-Modified": time.Now().UTC().Format(http.TimeFormat)}
+	if _, err := s.mem.PutObject(bucket, key, meta, bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		panic(fmt.Sprintf("s3test: put %s/%s: %v", bucket, key, err))
 	}
 	return s.ETag(bucket, key)
@@ -188,7 +193,9 @@ func (s *Server) Inject(f Fault) {
 }
 
 // SlowDown makes the next n requests fail with 503 SlowDown.
-func (s *Server) SlowDown(n int) { s.Inject(Fault{Kind: Status, Status: http.StatusServiceUnavailable, Times: n}) }
+func (s *Server) SlowDown(n int) {
+	s.Inject(Fault{Kind: Status, Status: http.StatusServiceUnavailable, Times: n})
+}
 
 // ClearFaults disarms all faults.
 func (s *Server) ClearFaults() {
@@ -301,24 +308,28 @@ func classify(r *http.Request) (op, bucket, key string) {
 	return op, bucket, key
 }
 
-// take returns the fault that applies to the request, if any, using it up.
-func (s *Server) take(op, key string) *Fault {
+// take returns the faults that apply to the request, using them up.
+func (s *Server) take(op, key string) []*Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, f := range s.faults {
+	var out []*Fault
+	kept := s.faults[:0]
+	for _, f := range s.faults {
 		if f.Op != "" && f.Op != op || f.Key != "" && f.Key != key {
+			kept = append(kept, f)
 			continue
 		}
 		g := *f
+		out = append(out, &g)
 		if f.Times > 0 {
 			f.Times--
-			if f.Times == 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
 		}
-		return &g
+		if f.Times != 0 {
+			kept = append(kept, f)
+		}
 	}
-	return nil
+	s.faults = kept
+	return out
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -342,9 +353,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(r, s.opts.Latency) {
 		return
 	}
-	f := s.take(op, key)
-	if f != nil {
-		rec.Fault = f.Kind.String()
+	faults := s.take(op, key)
+	var names []string
+	for _, f := range faults {
+		names = append(names, f.Kind.String())
+	}
+	rec.Fault = strings.Join(names, "+")
+	for _, f := range faults {
 		switch f.Kind {
 		case Status:
 			rec.Status = f.Status
@@ -362,10 +377,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			panic(http.ErrAbortHandler)
 		default:
-			sw.fault = f
-			sw.bucket, sw.key = bucket, key
+			sw.faults = append(sw.faults, f)
 		}
 	}
+	slices.SortStableFunc(sw.faults, func(a, b *Fault) int { return cmp.Compare(a.After, b.After) })
+	sw.bucket, sw.key = bucket, key
 	// gofakes3 ignores If-Match on reads; real S3 answers 412.
 	if m := r.Header.Get("If-Match"); m != "" && (op == "GetObject" || op == "HeadObject") {
 		if cur := s.ETag(bucket, key); cur != "" && strings.Trim(cur, `"`) != strings.Trim(m, `"`) {
@@ -424,7 +440,7 @@ type shapedWriter struct {
 	r           *http.Request
 	rec         *Request
 	rate        int64
-	fault       *Fault
+	faults      []*Fault // body faults still to come, by After
 	bucket, key string
 	start       time.Time
 }
@@ -448,10 +464,11 @@ func (w *shapedWriter) Write(p []byte) (int, error) {
 		if w.rate > 0 && len(chunk) > pace {
 			chunk = chunk[:pace]
 		}
-		if f := w.fault; f != nil && body {
-			if w.rec.Bytes >= f.After {
-				w.trigger()
-			} else if left := f.After - w.rec.Bytes; int64(len(chunk)) > left {
+		for body && len(w.faults) > 0 && w.rec.Bytes >= w.faults[0].After {
+			w.trigger()
+		}
+		if body && len(w.faults) > 0 {
+			if left := w.faults[0].After - w.rec.Bytes; int64(len(chunk)) > left {
 				chunk = chunk[:left]
 			}
 		}
@@ -474,8 +491,8 @@ func (w *shapedWriter) Write(p []byte) (int, error) {
 
 // trigger applies the body fault once its byte count is reached.
 func (w *shapedWriter) trigger() {
-	f := w.fault
-	w.fault = nil
+	f := w.faults[0]
+	w.faults = w.faults[1:]
 	if fl, ok := w.ResponseWriter.(http.Flusher); ok {
 		fl.Flush()
 	}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBlockCacheBudget(t *testing.T) {
+	const bs = 64 << 10
+	c := NewBlockCache(4*bs, bs)
+	key := func(i int64) blockKey { return blockKey{obj: "s3://b/o", etag: `"e"`, index: i} }
+	add := func(i int64) {
+		b := c.newBlock(bs)
+		b.data[0] = byte(i)
+		c.mu.Lock()
+		c.addLocked(key(i), b)
+		c.mu.Unlock()
+	}
+	get := func(i int64) bool {
+		c.mu.Lock()
+		b := c.getLocked(key(i))
+		c.mu.Unlock()
+		if b == nil {
+			return false
+		}
+		if b.data[0] != byte(i) {
+			t.Errorf("block %d holds the bytes of block %d", i, b.data[0])
+		}
+		c.release(b)
+		return true
+	}
+	for i := range int64(4) {
+		add(i)
+	}
+	get(0) // 0 is now the most recently used
+	add(4) // evicts 1, the least recently used
+	add(5) // evicts 2
+	for i, want := range []bool{true, false, false, true, true, true} {
+		if got := get(int64(i)); got != want {
+			t.Errorf("block %d cached: %v, want %v", i, got, want)
+		}
+	}
+	if c.Bytes() != 4*bs {
+		t.Errorf("cache holds %d bytes, want %d", c.Bytes(), 4*bs)
+	}
+	if c.inUse.Load() != 4*bs {
+		t.Errorf("%d bytes of buffers in use, want the %d cached: evicted buffers not returned", c.inUse.Load(), 4*bs)
+	}
+
+	// A block being copied out when it is evicted keeps its bytes until
+	// the copy is done.
+	c.mu.Lock()
+	b := c.getLocked(key(5))
+	c.mu.Unlock()
+	for i := int64(6); i < 10; i++ {
+		add(i)
+	}
+	if b.data == nil || b.data[0] != 5 {
+		t.Fatal("evicted block lost its bytes while referenced")
+	}
+	c.release(b)
+	if c.inUse.Load() != 4*bs {
+		t.Errorf("%d bytes in use after the last reference went, want %d", c.inUse.Load(), 4*bs)
+	}
+
+	// Short blocks cost their size, not a whole buffer.
+	small := c.newBlock(100)
+	if small.cost >= bs/4 {
+		t.Errorf("a 100-byte block costs %d bytes", small.cost)
+	}
+	c.release(small)
+	c.purge()
+	if c.Bytes() != 0 || c.inUse.Load() != 0 {
+		t.Errorf("after purge: %d bytes cached, %d in use", c.Bytes(), c.inUse.Load())
+	}
+}
+
+func TestPrefetcher(t *testing.T) {
+	const (
+		kib = 1 << 10
+		mib = 1 << 20
+	)
+	type read struct{ off, n int64 }
+	tests := []struct {
+		name       string
+		reads      []read
+		wantWindow bool
+	}{
+		{"first read at the start", []read{{0, 128 * kib}}, true},
+		{"one read elsewhere", []read{{10 * mib, 128 * kib}}, false},
+		{"two sequential reads", []read{{10 * mib, 128 * kib}, {10*mib + 128*kib, 128 * kib}}, true},
+		{"kernel reads out of order", []read{
+			{10*mib + 256*kib, 128 * kib}, {10 * mib, 128 * kib}, {10*mib + 384*kib, 128 * kib}, {10*mib + 128*kib, 128 * kib},
+		}, true},
+		{"random reads", []read{{10 * mib, 256 * kib}, {70 * mib, 256 * kib}, {3 * mib, 256 * kib}, {50 * mib, 256 * kib}}, false},
+		{"sequential then a jump", []read{{0, mib}, {mib, mib}, {2 * mib, mib}, {90 * mib, 256 * kib}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pf := prefetcher{blockSize: 128 * kib, minWindow: 4 * mib, maxPart: 16 * mib}
+			for _, r := range tt.reads {
+				pf.observe(r.off, r.n, 512*mib)
+			}
+			_, _, ok := pf.next(1 << 30)
+			if ok != tt.wantWindow {
+				t.Errorf("readahead wanted: %v (window %d), want %v", ok, pf.window, tt.wantWindow)
+			}
+		})
+	}
+}
+
+func TestPrefetcherKeepsPartsInFlight(t *testing.T) {
+	const mib = 1 << 20
+	pf := prefetcher{blockSize: 128 << 10, minWindow: 4 * mib, maxPart: 16 * mib}
+	for off := int64(0); off < 4*mib; off += mib {
+		pf.observe(off, mib, 256*mib)
+	}
+	if pf.window != 256*mib {
+		t.Fatalf("window %d after four sequential reads, want the 256 MiB cap", pf.window)
+	}
+	// Parts are requested until the window is in flight, and no more.
+	var parts []int64
+	for {
+		from, to, ok := pf.next(1 << 30)
+		if !ok {
+			break
+		}
+		if from != pf.issued && len(parts) > 0 {
+			t.Fatalf("part [%d, %d) does not follow the last one, which ended at %d", from, to, pf.issued)
+		}
+		pf.requested(to, to-from)
+		parts = append(parts, to-from)
+	}
+	if len(parts) != 16 || parts[0] != 16*mib {
+		t.Fatalf("parts %v, want 16 of 16 MiB", parts)
+	}
+	// One arrives: one more may go.
+	pf.arrived(16 * mib)
+	if _, _, ok := pf.next(1 << 30); !ok {
+		t.Error("no new part after one arrived")
+	}
+	// Nothing is requested beyond the object.
+	pf2 := prefetcher{blockSize: 128 << 10, minWindow: 4 * mib, maxPart: 16 * mib}
+	pf2.observe(0, mib, 256*mib)
+	var covered, end int64
+	for i := 0; ; i++ {
+		from, to, ok := pf2.next(3 * mib)
+		if !ok {
+			break
+		}
+		if i > 10 || to > 3*mib {
+			t.Fatalf("readahead [%d, %d) of a 3 MiB object", from, to)
+		}
+		pf2.requested(to, to-from)
+		covered += to - from
+		end = to
+	}
+	if covered != 2*mib || end != 3*mib {
+		t.Errorf("readahead after the first MiB of a 3 MiB object covered %d bytes up to %d, want the other 2 MiB", covered, end)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{base: 100 * time.Millisecond, max: 2 * time.Second}
+	for attempt, ceiling := range []time.Duration{100, 100, 200, 400, 800, 1600, 2000, 2000, 2000} {
+		ceiling *= time.Millisecond
+		for range 20 {
+			d := b.delay(attempt)
+			if d < ceiling/2 || d > ceiling {
+				t.Fatalf("delay before attempt %d = %v, want within [%v, %v]", attempt, d, ceiling/2, ceiling)
+			}
+		}
+	}
+}

@@ -1,0 +1,455 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aind/aindfs/store"
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// fixture is a server holding one object and a Store reading from it.
+type fixture struct {
+	srv  *s3test.Server
+	st   *store.Store
+	obj  store.URI
+	info store.ObjectInfo
+	data []byte
+}
+
+func newFixture(t *testing.T, size int, opts store.Options, shape ...s3test.Options) *fixture {
+	t.Helper()
+	var so s3test.Options
+	if len(shape) > 0 {
+		so = shape[0]
+	}
+	srv := s3test.NewServer(t, so)
+	data := randomBytes(size, byte(size))
+	etag := srv.PutObject("bucket", "session/raw/data.bin", data)
+	opts.S3 = srv.Backend(t)
+	st := store.New(opts)
+	t.Cleanup(func() { st.Close() })
+	return &fixture{
+		srv:  srv,
+		st:   st,
+		obj:  store.S3("bucket", "session/raw/data.bin"),
+		info: store.ObjectInfo{Name: "data.bin", Size: int64(size), ETag: etag},
+		data: data,
+	}
+}
+
+// idle waits for the server to finish the requests in progress, so that
+// its log is complete.
+func (f *fixture) idle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.srv.Active() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still busy with %d requests", f.srv.Active())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestRandomReadsByteExact(t *testing.T) {
+	// Small blocks and a cache smaller than the object, so that reads
+	// cross blocks, share fetches, miss and evict.
+	f := newFixture(t, 3<<20+4321, store.Options{BlockSize: 32 << 10, CacheBytes: 3 << 20, PartSize: 256 << 10})
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	checkRandomReads(t, r, f.data, 10_000, 4)
+	if st := f.st.Stats(); st.CachedBytes > 3<<20 || st.CacheHits == 0 || st.CacheMisses == 0 {
+		t.Errorf("stats %+v: want hits, misses and at most 3 MiB cached", st)
+	}
+}
+
+func TestReadAtEdges(t *testing.T) {
+	f := newFixture(t, 100_000, store.Options{BlockSize: 16 << 10})
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	ctx := context.Background()
+	tests := []struct {
+		off     int64
+		n       int
+		wantN   int
+		wantErr error
+	}{
+		{0, 0, 0, nil},
+		{0, 100_000, 100_000, nil},
+		{99_990, 10, 10, nil},
+		{99_990, 100, 10, io.EOF},
+		{100_000, 10, 0, io.EOF},
+		{200_000, 10, 0, io.EOF},
+		{16 << 10, 16 << 10, 16 << 10, nil}, // exactly one block
+	}
+	for _, tt := range tests {
+		buf := make([]byte, tt.n)
+		n, err := r.ReadAt(ctx, buf, tt.off)
+		if n != tt.wantN || err != tt.wantErr {
+			t.Errorf("ReadAt(%d bytes at %d) = %d, %v; want %d, %v", tt.n, tt.off, n, err, tt.wantN, tt.wantErr)
+			continue
+		}
+		if !bytes.Equal(buf[:n], f.data[min(tt.off, 100_000):min(tt.off, 100_000)+int64(n)]) {
+			t.Errorf("ReadAt(%d bytes at %d): bytes differ", tt.n, tt.off)
+		}
+	}
+	if _, err := r.ReadAt(ctx, make([]byte, 1), -1); err == nil {
+		t.Error("ReadAt at a negative offset: no error")
+	}
+	r.Close()
+	if _, err := r.ReadAt(ctx, make([]byte, 1), 0); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("ReadAt after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestOpenWithoutETag(t *testing.T) {
+	f := newFixture(t, 50_000, store.Options{})
+	r := f.st.Open(f.obj, store.ObjectInfo{Name: "data.bin"})
+	defer r.Close()
+	buf := make([]byte, 50_000)
+	if n, err := r.ReadAt(context.Background(), buf, 0); n != 50_000 || err != nil || !bytes.Equal(buf, f.data) {
+		t.Fatalf("ReadAt = %d, %v", n, err)
+	}
+	if n := f.srv.Count("HeadObject"); n != 1 {
+		t.Errorf("%d HEAD requests, want 1 to learn the ETag", n)
+	}
+}
+
+// sequential reads the whole object with reads of n bytes, inflight of
+// them at a time, handed out in shuffled groups as the kernel's concurrent
+// requests arrive.
+func sequential(t *testing.T, r *store.Reader, want []byte, n, inflight int) {
+	t.Helper()
+	size := int64(len(want))
+	var offs []int64
+	for off := int64(0); off < size; off += int64(n) {
+		offs = append(offs, off)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < len(offs); i += inflight {
+		g := offs[i:min(i+inflight, len(offs))]
+		rng.Shuffle(len(g), func(a, b int) { g[a], g[b] = g[b], g[a] })
+	}
+	work := make(chan int64)
+	errs := make(chan error, inflight)
+	for range inflight {
+		go func() {
+			buf := make([]byte, n)
+			for off := range work {
+				got, err := r.ReadAt(context.Background(), buf, off)
+				if err != nil && err != io.EOF || !bytes.Equal(buf[:got], want[off:off+int64(got)]) {
+					errs <- fmt.Errorf("read at %d: %d bytes, %v, or wrong bytes", off, got, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for _, off := range offs {
+		work <- off
+	}
+	close(work)
+	for range inflight {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSequentialReadRequests(t *testing.T) {
+	tests := []struct {
+		name     string
+		readSize int
+		inflight int
+	}{
+		{"one read at a time", 128 << 10, 1},
+		{"kernel-like, four reads in flight out of order", 128 << 10, 4},
+		{"large reads", 1 << 20, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const size = 12<<20 + 5
+			f := newFixture(t, size, store.Options{BlockSize: 64 << 10, PartSize: 1 << 20})
+			r := f.st.Open(f.obj, f.info)
+			sequential(t, r, f.data, tt.readSize, tt.inflight)
+			r.Close()
+			f.idle(t)
+
+			// Every byte fetched once, by readahead in large GETs.
+			gets := f.srv.Count("GetObject")
+			if sent := f.srv.BytesSent("GetObject"); sent != size {
+				t.Errorf("server sent %d bytes for a %d-byte object", sent, size)
+			}
+			reads := (size + tt.readSize - 1) / tt.readSize
+			if gets > size/(256<<10) {
+				t.Errorf("%d GETs for %d reads of %d bytes: readahead should make few, large GETs", gets, reads, tt.readSize)
+			}
+			if st := f.st.Stats(); st.PrefetchBytes < size/2 {
+				t.Errorf("only %d bytes of readahead", st.PrefetchBytes)
+			}
+
+			// Reading again is served from the cache: not one request.
+			f.srv.ResetLog()
+			r = f.st.Open(f.obj, f.info)
+			sequential(t, r, f.data, tt.readSize, tt.inflight)
+			r.Close()
+			f.idle(t)
+			if n := f.srv.Count(""); n != 0 {
+				t.Errorf("re-read made %d requests, want 0", n)
+			}
+		})
+	}
+}
+
+func TestRandomReadsFetchLittle(t *testing.T) {
+	const size = 128 << 20
+	f := newFixture(t, size, store.Options{})
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	// 256 KiB reads at random offsets, each in its own 4 MiB slot so that
+	// no two share a block or look like a sequential stream (as in a file
+	// much larger than the test's).
+	rng := rand.New(rand.NewPCG(3, 4))
+	var offs []int64
+	for _, slot := range rng.Perm(size >> 22)[:24] {
+		offs = append(offs, int64(slot)<<22+rng.Int64N(1<<20))
+	}
+	read := func() {
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				buf := make([]byte, 256<<10)
+				for j := i; j < len(offs); j += 4 {
+					off := offs[j]
+					if _, err := r.ReadAt(context.Background(), buf, off); err != nil || !bytes.Equal(buf, f.data[off:off+256<<10]) {
+						t.Errorf("read at %d: %v or wrong bytes", off, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	read()
+	st := f.st.Stats()
+	if ratio := float64(st.BytesFetched) / float64(st.BytesServed); ratio > 1.5 {
+		t.Errorf("fetched %d bytes to serve %d (%.2fx); random reads should fetch only the blocks they touch",
+			st.BytesFetched, st.BytesServed, ratio)
+	}
+	f.idle(t)
+	f.srv.ResetLog()
+	read()
+	f.idle(t)
+	if n := f.srv.Count(""); n != 0 {
+		t.Errorf("second pass over the same offsets made %d requests, want 0", n)
+	}
+}
+
+func TestConcurrentReadsShareFetches(t *testing.T) {
+	// Slow answers, so that all readers ask while the first GET is on its way.
+	f := newFixture(t, 1<<20, store.Options{BlockSize: 64 << 10}, s3test.Options{Latency: 100 * time.Millisecond})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			r := f.st.Open(f.obj, f.info)
+			defer r.Close()
+			buf := make([]byte, 100_000)
+			off := int64(300_000 + i*1000)
+			if _, err := r.ReadAt(context.Background(), buf, off); err != nil || !bytes.Equal(buf, f.data[off:off+100_000]) {
+				t.Errorf("reader %d: %v or wrong bytes", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	f.idle(t)
+	// Eight readers of overlapping ranges in blocks 4 to 6: each block is
+	// fetched once.
+	if sent := f.srv.BytesSent("GetObject"); sent != 3*64<<10 {
+		t.Errorf("server sent %d bytes for 8 readers of the same three blocks (%d bytes)", sent, 3*64<<10)
+	}
+}
+
+func TestConcurrentReadersBoundedMemory(t *testing.T) {
+	const (
+		readers   = 16
+		size      = 4 << 20
+		cache     = 4 << 20
+		inflight  = 2 << 20
+		readSize  = 128 << 10
+		blockSize = 64 << 10
+	)
+	srv := s3test.NewServer(t, s3test.Options{})
+	var objs [][]byte
+	var etags []string
+	for i := range readers {
+		objs = append(objs, randomBytes(size, byte(100+i)))
+		etags = append(etags, srv.PutObject("bucket", fmt.Sprintf("o%d", i), objs[i]))
+	}
+	st := store.New(store.Options{S3: srv.Backend(t), CacheBytes: cache, MaxInflightBytes: inflight, BlockSize: blockSize, PartSize: 512 << 10})
+	defer st.Close()
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			r := st.Open(store.S3("bucket", fmt.Sprintf("o%d", i)), store.ObjectInfo{Size: size, ETag: etags[i]})
+			defer r.Close()
+			sequential(t, r, objs[i], readSize, 2)
+		})
+	}
+	wg.Wait()
+	stats := st.Stats()
+	// 64 MiB read through a 4 MiB cache: memory holds the cache, the
+	// blocks being filled and those being copied out, nothing more.
+	bound := int64(cache + inflight + readers*2*readSize)
+	if stats.PeakBufferBytes > bound {
+		t.Errorf("peak buffer memory %d bytes, want at most %d (cache %d + in flight %d + copies)",
+			stats.PeakBufferBytes, bound, cache, inflight)
+	}
+	if stats.CachedBytes > cache {
+		t.Errorf("cache holds %d bytes, budget %d", stats.CachedBytes, cache)
+	}
+	if stats.InflightBytes != 0 {
+		t.Errorf("%d bytes still counted in flight after all reads", stats.InflightBytes)
+	}
+	st.Close()
+	if stats := st.Stats(); stats.BufferBytes != 0 {
+		t.Errorf("%d bytes of buffers held after Close", stats.BufferBytes)
+	}
+}
+
+func TestReaderObjectReplaced(t *testing.T) {
+	f := newFixture(t, 1<<20, store.Options{BlockSize: 64 << 10})
+	next := randomBytes(1<<20, 9)
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	ctx := context.Background()
+	buf := make([]byte, 200_000)
+
+	// The object is replaced while an answer streams, and the connection
+	// then breaks: the resumed GET, pinned to the old ETag, is refused.
+	f.srv.Inject(s3test.Fault{Kind: s3test.Replace, After: 10_000, Data: next})
+	f.srv.Inject(s3test.Fault{Kind: s3test.Cut, After: 150_000})
+	n, err := r.ReadAt(ctx, buf, 500_000)
+	if !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("read across the replacement: %d, %v; want ErrChanged", n, err)
+	}
+	if !bytes.Equal(buf[:n], f.data[500_000:500_000+n]) {
+		t.Fatal("read returned bytes of the new version")
+	}
+	// The reader stays failed, even where it has old blocks cached.
+	for _, off := range []int64{0, 500_000} {
+		if _, err := r.ReadAt(ctx, buf, off); !errors.Is(err, store.ErrChanged) {
+			t.Errorf("read at %d after ErrChanged: %v, want ErrChanged again", off, err)
+		}
+	}
+
+	// Another reader of the old version finds out on its first GET.
+	r2 := f.st.Open(f.obj, f.info)
+	defer r2.Close()
+	if _, err := r2.ReadAt(ctx, buf, 800_000); !errors.Is(err, store.ErrChanged) {
+		t.Errorf("new reader of the old version: %v, want ErrChanged", err)
+	}
+
+	// A reader of the new version reads it.
+	info, err := f.st.Stat(ctx, f.obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3 := f.st.Open(f.obj, info)
+	defer r3.Close()
+	if _, err := r3.ReadAt(ctx, buf, 500_000); err != nil || !bytes.Equal(buf, next[500_000:700_000]) {
+		t.Errorf("read of the new version: %v or wrong bytes", err)
+	}
+}
+
+func TestCancelStopsGet(t *testing.T) {
+	// 100 KB/s: the 1 MiB GET would take ten seconds.
+	srv := s3test.NewServer(t, s3test.Options{BytesPerSecond: 100_000})
+	data := randomBytes(1<<20, 10)
+	etag := srv.PutObject("bucket", "obj", data)
+	st := store.New(store.Options{S3: srv.Backend(t), BlockSize: 16 << 10})
+	defer st.Close()
+	info := store.ObjectInfo{Size: 1 << 20, ETag: etag}
+	waitActive := func() {
+		for srv.Active() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	// A lone reader that gives up: its GET stops.
+	r := st.Open(store.S3("bucket", "obj"), info)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { waitActive(); cancel() }()
+	_, err := r.ReadAt(ctx, make([]byte, 1<<20), 0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled read: %v, want context.Canceled", err)
+	}
+	r.Close()
+	for srv.Active() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 || reqs[0].Bytes >= 1<<20 {
+		t.Fatalf("requests %+v: want one GET stopped before its end", reqs)
+	}
+
+	// Two readers waiting for the same block: when one gives up, the GET
+	// goes on for the other.
+	srv.ResetLog()
+	misses := st.Stats().CacheMisses
+	a, b := st.Open(store.S3("bucket", "obj"), info), st.Open(store.S3("bucket", "obj"), info)
+	defer a.Close()
+	defer b.Close()
+	actx, acancel := context.WithCancel(context.Background())
+	aerr := make(chan error)
+	go func() {
+		_, err := a.ReadAt(actx, make([]byte, 1000), 500_000)
+		aerr <- err
+	}()
+	waitActive()
+	berr := make(chan error)
+	buf := make([]byte, 1000)
+	go func() {
+		_, err := b.ReadAt(context.Background(), buf, 500_000)
+		berr <- err
+	}()
+	// Let b join the fetch before a leaves it: b's wait counts as a miss.
+	for st.Stats().CacheMisses < misses+2 {
+		time.Sleep(time.Millisecond)
+	}
+	acancel()
+	if err := <-aerr; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled reader: %v", err)
+	}
+	if err := <-berr; err != nil || !bytes.Equal(buf, data[500_000:501_000]) {
+		t.Errorf("other reader: %v or wrong bytes", err)
+	}
+	if n := srv.Count("GetObject"); n != 1 {
+		t.Errorf("%d GETs, want the one both readers waited for", n)
+	}
+}
+
+func TestPersistentFailureThroughStore(t *testing.T) {
+	f := newFixture(t, 200_000, store.Options{})
+	opts := f.srv.S3Options()
+	opts.RetryTimeout = 300 * time.Millisecond
+	b, err := store.NewS3(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Options{S3: b})
+	defer st.Close()
+	f.srv.Inject(s3test.Fault{Kind: s3test.Status, Status: 500, Times: -1})
+	r := st.Open(f.obj, f.info)
+	defer r.Close()
+	_, err = r.ReadAt(context.Background(), make([]byte, 1000), 0)
+	if err == nil || !strings.Contains(err.Error(), "InternalError") {
+		t.Fatalf("read while S3 fails: %v, want the cause", err)
+	}
+}
