@@ -66,7 +66,7 @@ func BenchmarkStore(b *testing.B) {
 		var best float64
 		var bestShape string
 		for _, shape := range []struct{ conc, part int }{
-			{8, 8 << 20}, {16, 8 << 20}, {32, 8 << 20}, {16, 16 << 20}, {32, 16 << 20}, {16, 4 << 20}, {32, 4 << 20},
+			{8, 8 << 20}, {16, 8 << 20}, {32, 8 << 20}, {16, 16 << 20}, {32, 16 << 20}, {16, 4 << 20}, {32, 4 << 20}, {64, 16 << 20},
 		} {
 			d := directDownload(b, client, dst, shape.conc, shape.part)
 			rate := benchSize / d.Seconds()
@@ -171,6 +171,22 @@ func BenchmarkStore(b *testing.B) {
 			benchRandReads/time.Since(start).Seconds(), srv.Count("")-before, bad.Load())
 		r.Close()
 		st.Close()
+
+		// Memory: 16 readers at once, each streaming its own 64 MiB of the
+		// object with 1 MiB reads, through a 256 MiB cache, in a process of
+		// their own; with the Go runtime's defaults, and with the Go heap
+		// limited (block buffers live outside it) as a mount would set.
+		const rssCache = 256 << 20
+		for _, env := range []string{"GOMEMLIMIT=off", "GOMEMLIMIT=32MiB"} {
+			m, err := peakRSS(rssJob{URL: srv.URL, Bucket: "bench", Key: "big.bin", ETag: etag,
+				Size: benchSize, Cache: rssCache, Readers: 16}, env)
+			if err != nil {
+				b.Fatal(err)
+			}
+			report("16 concurrent readers, %d MiB cache, %s: peak RSS %d MiB (cache + %d MiB); block buffers %d MiB, Go runtime %d MiB",
+				rssCache>>20, env, m.RSS>>20, (m.RSS-rssCache)>>20, m.Buffers>>20, m.GoSys>>20)
+			b.ReportMetric(float64(m.RSS-rssCache)/(1<<20), "rss-over-cache-MiB("+env+")")
+		}
 	}
 }
 

@@ -21,12 +21,15 @@ const (
 	// at 100 MB/s) that the request latency (tens of ms) is small next to
 	// the transfer.
 	DefaultPartSize = 16 << 20
-	// DefaultMaxReadahead is how far one reader may read ahead: 32 parts
-	// in flight at about 100 MB/s each is more than a 10 Gb/s link.
-	DefaultMaxReadahead = 512 << 20
+	// DefaultMaxReadahead is the most readahead one reader keeps in
+	// flight: at about 100 MB/s per response, 32 parts of 16 MiB fill a
+	// 25 Gb/s link. In practice half the cache, shared among the open
+	// readers, is the limit (see Store.windowCap).
+	DefaultMaxReadahead = 1 << 30
 	// DefaultMaxInflightBytes bounds the readahead requested and not yet
-	// received, across all readers.
-	DefaultMaxInflightBytes = 512 << 20
+	// received, across all readers. It is network, not memory: bytes take
+	// memory when they arrive, in the cache.
+	DefaultMaxInflightBytes = 1 << 30
 )
 
 // ErrClosed is returned by reads on a closed Reader or Store.
@@ -41,10 +44,10 @@ type Options struct {
 	// BlockSize is the unit of caching and of the smallest GET; default 128 KiB.
 	BlockSize int64
 	// MaxInflightBytes bounds readahead requested but not yet received;
-	// default 512 MiB. It costs no memory until the bytes arrive, and then
+	// default 1 GiB. It costs no memory until the bytes arrive, and then
 	// they count against CacheBytes.
 	MaxInflightBytes int64
-	// MaxReadahead bounds one reader's readahead window; default 512 MiB.
+	// MaxReadahead bounds one reader's readahead window; default 1 GiB.
 	// The Store lowers it so that the windows of all open readers fit in
 	// half the cache.
 	MaxReadahead int64
@@ -567,6 +570,11 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		length += s.blockLen(p.key.index, info.Size)
 	}
 	failFrom := func(i int, err error) {
+		if errors.Is(err, ErrChanged) {
+			s.log.Warn("object changed while open; its readers fail until reopened", "location", obj.String(), "cause", err)
+		} else if f.ctx.Err() == nil {
+			s.log.Warn("read failed", "location", obj.String(), "offset", f.blocks[i].key.index*bs, "cause", err)
+		}
 		for _, p := range f.blocks[i:] {
 			s.inflight.Add(-s.blockLen(p.key.index, info.Size))
 			c.fail(p, err)

@@ -234,6 +234,7 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 		Delimiter: aws.String("/"),
 	}
 	var out []ObjectInfo
+	marker := false // the folder's own (empty) object, as S3 consoles make
 	pages := s3.NewListObjectsV2Paginator(b.client, in)
 	for pages.HasMorePages() {
 		pctx, cancel := context.WithTimeout(ctx, b.opts.RetryTimeout)
@@ -251,7 +252,8 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 		}
 		for _, o := range page.Contents {
 			name := strings.TrimPrefix(aws.ToString(o.Key), prefix)
-			if name == "" { // the folder's own marker object
+			if name == "" {
+				marker = true
 				continue
 			}
 			out = append(out, ObjectInfo{
@@ -262,7 +264,7 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 			})
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && !marker {
 		return nil, fmt.Errorf("list %s: %w", dir, ErrNotExist)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -341,7 +343,7 @@ func (b *S3Backend) callError(ctx context.Context, op string, u URI, err error) 
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s %s: no answer within %s: %w", op, u, b.opts.RetryTimeout, err)
 	}
-	b.log.Warn("S3 request failed", "op", op, "location", u.String(), "cause", err)
+	b.log.Debug("S3 request failed", "op", op, "location", u.String(), "cause", err)
 	return fmt.Errorf("%s %s: %w", op, u, err)
 }
 

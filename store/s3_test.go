@@ -76,6 +76,11 @@ func TestS3List(t *testing.T) {
 		t.Error("object without modification time")
 	}
 
+	srv.PutObject("bucket", "s/empty/", nil)
+	if got, err := b.List(ctx, store.S3("bucket", "s/empty")); err != nil || len(got) != 0 {
+		t.Errorf("List of a folder holding only its marker = %+v, %v; want empty", got, err)
+	}
+
 	root, err := b.List(ctx, store.S3("bucket", ""))
 	if err != nil || len(root) != 1 || root[0].Name != "s" || !root[0].Dir {
 		t.Errorf("List of the bucket root = %+v, %v; want folder s", root, err)
@@ -241,7 +246,7 @@ func TestS3ReadRangeFaults(t *testing.T) {
 				}
 			}
 			if len(gets) != tt.wantGets {
-				t.Errorf("%d GETs (%v), want %d", len(gets), gets, tt.wantGets)
+				t.Errorf("%d GETs (%v), want %d; requests %+v", len(gets), gets, tt.wantGets, srv.Requests())
 			}
 			if tt.wantRanges != nil && strings.Join(gets, " ") != strings.Join(tt.wantRanges, " ") {
 				t.Errorf("GET ranges %v, want %v", gets, tt.wantRanges)

@@ -12,6 +12,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -121,7 +123,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	faults []*Fault
-	log    []Request
+	log    []*Request // in order of arrival; each completed when answered
 }
 
 // NewServer starts a server that stops when the test ends.
@@ -141,7 +143,11 @@ func Start(opts Options) *Server {
 		fake:    gofakes3.New(mem, gofakes3.WithAutoBucket(true)).Server(),
 		closing: make(chan struct{}),
 	}
-	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// Broken and stalled answers make gofakes3 write to connections that
+	// are gone; that is the point, not news.
+	s.http.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.http.Start()
 	s.URL = s.http.URL
 	return s
 }
@@ -204,14 +210,19 @@ func (s *Server) ClearFaults() {
 	s.mu.Unlock()
 }
 
-// Requests returns the requests answered so far, in the order they ended.
+// Requests returns the requests received so far, in order of arrival. A
+// request still being answered has no Status, Bytes or End yet.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	out := make([]Request, len(s.log))
+	for i, r := range s.log {
+		out[i] = *r
+	}
+	return out
 }
 
-// Count returns how many requests of operation op (all when empty) were answered.
+// Count returns how many requests of operation op (all when empty) were received.
 func (s *Server) Count(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -224,7 +235,8 @@ func (s *Server) Count(op string) int {
 	return n
 }
 
-// BytesSent returns the body bytes sent in answers to operation op (all when empty).
+// BytesSent returns the body bytes sent in answers to operation op (all
+// when empty); answers still streaming count once they end.
 func (s *Server) BytesSent(op string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,10 +263,14 @@ func (s *Server) Active() int { return int(s.active.Load()) }
 // path-style, static dummy credentials, a plain HTTP client (so that
 // AWS_CA_BUNDLE or proxies in the environment play no part), and short
 // retry delays.
-func (s *Server) S3Options() store.S3Options {
+func (s *Server) S3Options() store.S3Options { return ClientOptions(s.URL) }
+
+// ClientOptions returns the options S3Options returns for a server at url, for
+// a program that has only the URL (a child process in a benchmark).
+func ClientOptions(url string) store.S3Options {
 	return store.S3Options{
 		Region:      "us-west-2",
-		Endpoint:    s.URL,
+		Endpoint:    url,
 		Credentials: credentials.NewStaticCredentialsProvider("s3test", "s3test-secret", ""),
 		HTTPClient: &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
@@ -342,11 +358,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		Signed: r.Header.Get("Authorization") != "",
 		Start:  time.Now(),
 	}
+	entry := rec
+	s.mu.Lock()
+	s.log = append(s.log, &entry)
+	s.mu.Unlock()
 	sw := &shapedWriter{ResponseWriter: w, s: s, r: r, rec: &rec, rate: s.opts.BytesPerSecond}
 	defer func() {
 		rec.End = time.Now()
 		s.mu.Lock()
-		s.log = append(s.log, rec)
+		entry = rec
 		s.mu.Unlock()
 	}()
 
