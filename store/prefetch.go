@@ -1,14 +1,19 @@
 package store
 
+// growth is the factor by which each sequential read widens the window:
+// each step takes a round trip, and from 4 MiB it takes three to reach the
+// hundreds of MiB that fill a fast link, where doubling would take nine.
+const growth = 8
+
 // prefetcher decides, for one Reader, what to fetch ahead of the reads.
 //
 // It recognises a sequential stream even when the kernel sends its reads
 // several at a time and slightly out of order: two reads that touch start
-// a stream, and a read that starts within the tolerance around the end of
-// the stream so far continues it.
+// a stream (as does a first read at offset 0), and a read that starts
+// within the tolerance around the end of the stream so far continues it.
 // Each read that continues it multiplies the readahead window by growth,
-// up to a cap; any other read ends the stream and the window closes, so that
-// random reads fetch only the blocks they touch.
+// up to a cap; any other read ends the stream and the window closes, so
+// that random reads fetch only the blocks they touch.
 //
 // The window is the number of bytes of readahead kept in flight, in
 // parts, each its own ranged GET: one S3 response streams at about
@@ -17,11 +22,6 @@ package store
 // to it, so that the link stays busy while the reader waits for the
 // oldest part; what has arrived and is not yet read is bounded by twice
 // the window.
-// growth is the factor by which each sequential read widens the window:
-// each step takes a round trip, and from 4 MiB it takes three to reach the
-// hundreds of MiB that fill a fast link, where doubling would take nine.
-const growth = 8
-
 type prefetcher struct {
 	blockSize int64
 	minWindow int64 // first window once a stream is seen

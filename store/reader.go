@@ -385,8 +385,11 @@ func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info Objec
 		if errors.Is(err, context.Canceled) && ctx.Err() == nil && !s.closed.Load() && attempt < 3 {
 			continue
 		}
-		if s.closed.Load() {
+		switch {
+		case s.closed.Load():
 			err = fmt.Errorf("read %s: %w", r.obj, ErrClosed)
+		case ctx.Err() != nil && err == ctx.Err():
+			err = fmt.Errorf("read %s at %d: %w", r.obj, off+int64(n), err)
 		}
 		return n, err
 	}
@@ -454,10 +457,13 @@ func (s *Store) plan(r *Reader, info ObjectInfo, off, end int64) ([]slot, []*fet
 		}
 		p := &pendingBlock{key: k, f: cur, done: make(chan struct{})}
 		cur.blocks = append(cur.blocks, p)
+		cur.bytes += s.blockLen(i, info.Size)
 		c.pending[k] = p
 		c.joinLocked(p)
 		sl.p = p
-		s.inflight.Add(s.blockLen(i, info.Size))
+	}
+	for _, f := range fetches {
+		s.inflight.Add(f.bytes)
 	}
 	return slots, fetches
 }

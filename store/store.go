@@ -3,6 +3,20 @@
 //
 // The package knows nothing of sessions or assets: it speaks of locations
 // (s3://bucket/prefix, file:///dir) and objects under them.
+//
+// A Store routes calls to an S3Backend or a LocalBackend by scheme. Its
+// Readers read S3 objects in blocks through one BlockCache bounded in
+// bytes, share the GETs of blocks that several readers want, and read
+// ahead of sequential readers with many ranged GETs in flight. Each
+// Reader is pinned to the ETag it was opened with. The S3Backend retries
+// with capped exponential backoff, resumes broken or stalled answers from
+// the last byte received, and gives up after a bounded time.
+//
+// Block buffers are allocated outside the Go heap, so the garbage
+// collector's target does not grow with the cache: a process that holds a
+// large cache should still cap its Go heap (GOMEMLIMIT or
+// debug.SetMemoryLimit) at a few tens of MiB to keep RSS near the cache
+// budget.
 package store
 
 import (
