@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/aind/aindfs/fs"
+	"github.com/spf13/cobra"
+)
+
+func newLsCmd(g *globals) *cobra.Command {
+	var (
+		src  sourceFlags
+		long bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ls [-l] PATH...",
+		Short: "List a folder of the tree, without FUSE",
+		Long: `List each PATH of the tree the mount serves (sessions/, subjects/, assets/), for
+machines where FUSE is not available. PATH is relative to the top of the tree,
+such as sessions/<session-id>/raw/ecephys. Without -l, a link to a folder
+is listed as that folder; with -l, as the link, unless PATH ends in /.`,
+		Example: `  aindfs ls sessions
+  aindfs ls -l sessions/ecephys_676909_2023-12-13_13-43-40/raw
+  aindfs ls -l --data testdata/data --offline sessions/ecephys_676909_2023-12-13_13-43-40/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tree, done, err := g.openTree(cmd.Context(), src)
+			if err != nil {
+				return err
+			}
+			defer done()
+			for i, p := range args {
+				if len(args) > 1 {
+					if i > 0 {
+						fmt.Fprintln(g.stdout)
+					}
+					fmt.Fprintf(g.stdout, "%s:\n", p)
+				}
+				if err := listPath(cmd.Context(), g.stdout, tree, p, long); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	src.register(cmd, defaultDataDir())
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, size and modification time; links with their targets")
+	return cmd
+}
+
+// openTree builds the tree over the sources the flags name.
+func (g *globals) openTree(ctx context.Context, src sourceFlags) (*fs.Tree, func(), error) {
+	if err := absData(&src); err != nil {
+		return nil, nil, err
+	}
+	sources, err := g.openSources(ctx, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
+	return tree, func() { sources.store.Close() }, nil
+}
+
+// absData makes --data absolute: the tree's locations are absolute paths.
+func absData(src *sourceFlags) error {
+	if src.dataDir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(src.dataDir)
+	if err != nil {
+		return usageError{fmt.Errorf("--data %s: %w", src.dataDir, err)}
+	}
+	src.dataDir = abs
+	return nil
+}
+
+// treeError makes a path the user typed wrong (absent, malformed, a file
+// for a folder) exit 2, and anything else (a network failure) exit 1.
+func treeError(err error) error {
+	for _, e := range []error{fs.ErrNotExist, fs.ErrInvalidName, fs.ErrNameTooLong, fs.ErrNotDir, fs.ErrIsDir, fs.ErrLoop} {
+		if errors.Is(err, e) {
+			return usageError{err}
+		}
+	}
+	return err
+}
+
+func listPath(ctx context.Context, w io.Writer, tree *fs.Tree, path string, long bool) error {
+	follow := !long || strings.HasSuffix(path, "/")
+	n, err := tree.Walk(ctx, path, follow)
+	if err != nil {
+		return treeError(err)
+	}
+	entries := []fs.Node{n}
+	if d, ok := n.(fs.Dir); ok {
+		if entries, err = d.ReadDir(ctx); err != nil {
+			return treeError(err)
+		}
+	}
+	if !long {
+		for _, e := range entries {
+			if _, err := fmt.Fprintln(w, e.Name()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	width := 1
+	for _, e := range entries {
+		width = max(width, len(fmt.Sprint(e.Attr().Size)))
+	}
+	for _, e := range entries {
+		if _, err := fmt.Fprintln(w, longLine(e, width)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// longLine formats an entry as ls -l does: mode, size, time, name.
+func longLine(n fs.Node, width int) string {
+	a := n.Attr()
+	kind := "-"
+	switch a.Kind {
+	case fs.KindDir:
+		kind = "d"
+	case fs.KindSymlink:
+		kind = "l"
+	}
+	line := fmt.Sprintf("%s%s %*d %s %s", kind, a.Mode.Perm().String()[1:], width, a.Size,
+		a.ModTime.UTC().Format("2006-01-02 15:04"), n.Name())
+	if l, ok := n.(fs.Symlink); ok {
+		line += " -> " + l.Target()
+	}
+	return line
+}

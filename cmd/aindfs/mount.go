@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aind/aindfs/fs"
+	"github.com/spf13/cobra"
+)
+
+func newMountCmd(g *globals) *cobra.Command {
+	var (
+		src        sourceFlags
+		allowOther bool
+		readAhead  string
+		background int
+		debugFUSE  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "mount [flags] MOUNTPOINT",
+		Short: "Serve the sessions as a read-only filesystem at MOUNTPOINT",
+		Long: `Mount the tree of sessions at MOUNTPOINT and serve it in the foreground until
+interrupted (Ctrl-C, SIGTERM), then unmount:
+
+  sessions/<session-id>/  session.json, raw/, metadata/, sorted/, assets/<name>/
+  subjects/<subject-id>/  a link per session of the subject
+  assets/<asset-id>/      any asset's files by Code Ocean ID
+
+Any session name can be looked up under sessions/ without listing it first.
+Assets in --data are served from local disk; with a Code Ocean token and S3
+access the others are found in the catalog and streamed from S3 through the
+block cache (--cache-size). As root the kernel is asked directly; otherwise
+fusermount3 (package fuse3) is needed. A stale mount left at MOUNTPOINT by a
+process that died is cleared first.`,
+		Example: `  aindfs mount ~/sessions
+  aindfs mount --data /data --cache-size 4GiB /root/capsule/sessions
+  aindfs mount --data testdata/data --offline ./mnt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ra, err := parseSize(readAhead)
+			if err != nil || ra < 4096 {
+				return usageError{fmt.Errorf("--read-ahead %q: want a size of at least 4KiB, such as 1MiB", readAhead)}
+			}
+			if background < 1 {
+				return usageError{fmt.Errorf("--max-background %d: want at least 1", background)}
+			}
+			// Signals are caught before anything is mounted, so that an
+			// early Ctrl-C still unmounts.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if fi, err := os.Stat(args[0]); err == nil && !fi.IsDir() {
+				return usageError{fmt.Errorf("mount point %s is not a folder", args[0])}
+			} else if errors.Is(err, os.ErrNotExist) {
+				return usageError{fmt.Errorf("mount point %s does not exist", args[0])}
+			}
+			if err := absData(&src); err != nil {
+				return err
+			}
+			sources, err := g.openSources(ctx, src)
+			if err != nil {
+				return err
+			}
+			defer sources.store.Close()
+			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
+			m, err := tree.Mount(args[0], fs.MountOptions{
+				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: background, Debug: debugFUSE,
+			})
+			if err != nil {
+				return err
+			}
+			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
+				"s3", !src.offline, "cache", src.cacheSize, "allow_other", allowOther)
+			return serveUntilDone(ctx, g, m)
+		},
+	}
+	src.register(cmd, defaultDataDir())
+	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	cmd.Flags().StringVar(&readAhead, "read-ahead", "1MiB", "how far the kernel reads ahead of a sequential reader")
+	cmd.Flags().IntVar(&background, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
+	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
+	return cmd
+}
+
+// serveUntilDone waits for a signal, or for someone else to unmount, then
+// unmounts.
+func serveUntilDone(ctx context.Context, g *globals, m *fs.Mount) error {
+	served := make(chan struct{})
+	go func() { m.Wait(); close(served) }()
+	select {
+	case <-ctx.Done():
+		g.log.Info("unmounting", "dir", m.Dir, "why", context.Cause(ctx))
+	case <-served:
+		g.log.Info("unmounted from outside", "dir", m.Dir)
+	}
+	return m.Unmount()
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireFUSE stops a test that cannot mount: a failure under CI, which
+// must run the mount tests, a skip elsewhere when /dev/fuse is missing.
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	var why string
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		why = err.Error()
+	} else if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			why = "not root and no fusermount3 (package fuse3)"
+		}
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("cannot mount, and CI=true requires the mount tests to run: %s", why)
+	}
+	t.Skipf("cannot mount: %s", why)
+}
+
+// syncBuffer is written by the command's goroutines while the test waits.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMountServesUntilSIGTERM runs `aindfs mount` on the sample, reads
+// through it, then sends SIGTERM: the command unmounts and exits 0.
+func TestMountServesUntilSIGTERM(t *testing.T) {
+	requireFUSE(t)
+	data := sampleData(t)
+	dir := t.TempDir()
+	var out, errOut syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run([]string{"--log-level", "info", "mount", "--offline", "--data", data, dir}, &out, &errOut)
+	}()
+
+	// Wait for the mount to serve.
+	sessions := filepath.Join(dir, "sessions")
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if _, err := os.Stat(filepath.Join(sessions, sampleID)); err == nil {
+			break
+		}
+		select {
+		case code := <-exited:
+			t.Fatalf("mount exited %d before serving: %s", code, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing mounted at %s: %s", dir, errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, err := os.ReadFile(filepath.Join(sessions, sampleID, "sorted", "output"))
+	want, _ := os.ReadFile(filepath.Join(data, sampleSorted, "output"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read through the mount: %v", err)
+	}
+	des, err := os.ReadDir(sessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	if !slices.Equal(names, []string{secondID, sampleID}) {
+		t.Errorf("ls sessions = %q", names)
+	}
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM: %s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("mount still running 10 s after SIGTERM: %s", errOut.String())
+	}
+	if des, err := os.ReadDir(dir); err != nil || len(des) != 0 {
+		t.Errorf("after exit the mount point holds %d entries (%v): still mounted", len(des), err)
+	}
+	logs := errOut.String()
+	for _, s := range []string{"msg=mounted", "dir=" + dir, "data=" + data, "msg=unmounted"} {
+		if !strings.Contains(logs, s) {
+			t.Errorf("the log does not say %q:\n%s", s, logs)
+		}
+	}
+}
+
+func TestMountUsageErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	tests := []struct {
+		args   []string
+		errHas string
+	}{
+		{[]string{"mount"}, "accepts 1 arg"},
+		{[]string{"mount", "--offline", filepath.Join(t.TempDir(), "absent")}, "does not exist"},
+		{[]string{"mount", "--offline", file}, "is not a folder"},
+		{[]string{"mount", "--offline", "--read-ahead", "lots", t.TempDir()}, `--read-ahead "lots"`},
+		{[]string{"mount", "--offline", "--cache-size", "big", t.TempDir()}, "--cache-size"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCLI(t, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.errHas) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d saying %q", tt.args, code, errOut, exitUsage, tt.errHas)
+		}
+	}
+}
