@@ -108,6 +108,7 @@ folder or a parent, then the home folder; variables already set win):
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
 	root.AddCommand(newAttachedCmd(g), newAttachCmd(g))
+	root.AddCommand(newMountCmd(g), newLsCmd(g), newCatCmd(g))
 	return root
 }
 
