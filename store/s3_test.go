@@ -337,3 +337,35 @@ func TestS3PersistentFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestS3RetriesSurviveOutage checks that a long outage does not use up a
+// retry budget: the SDK's default token bucket would refuse retries after
+// a few dozen failures, and the client would fail at the first error
+// even once S3 is back.
+func TestS3RetriesSurviveOutage(t *testing.T) {
+	srv := s3test.NewServer(t, s3test.Options{})
+	srv.PutObject("bucket", "obj", []byte("x"))
+	opts := srv.S3Options()
+	opts.MaxAttempts = 3
+	opts.BaseDelay, opts.MaxBackoff = time.Millisecond, 2*time.Millisecond
+	b, err := store.NewS3(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv.Inject(s3test.Fault{Kind: s3test.Status, Status: http.StatusInternalServerError, Times: -1})
+	for range 40 { // 80 retries: more than the default bucket's 500 tokens at 14 a retry
+		if _, err := b.Stat(ctx, store.S3("bucket", "obj")); err == nil {
+			t.Fatal("Stat succeeded during the outage")
+		}
+	}
+	srv.ClearFaults()
+	srv.Inject(s3test.Fault{Kind: s3test.Status, Status: http.StatusInternalServerError, Times: 2})
+	srv.ResetLog()
+	if _, err := b.Stat(ctx, store.S3("bucket", "obj")); err != nil {
+		t.Fatalf("Stat after the outage, with two failures left: %v", err)
+	}
+	if n := srv.Count("HeadObject"); n != 3 {
+		t.Errorf("%d HEAD requests, want 3 (two retries)", n)
+	}
+}
