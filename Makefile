@@ -19,11 +19,12 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Mount the bundled sample (local files only: no network, no credentials) at
-# ./mnt in the foreground; Ctrl-C unmounts.
+# Mount the bundled sample at ./mnt in the foreground; Ctrl-C unmounts. The
+# sample is served from local disk; with Code Ocean and S3 credentials in the
+# environment, other sessions resolve online too.
 run: build
 	@mkdir -p $(MOUNT)
-	$(BIN) session ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45
+	$(BIN) --log-level info mount --data $(SAMPLE) $(MOUNT)
 
 # Benchmarks against a local S3 server shaped like the real one (20 ms per
 # request, 100 MB/s per response); results are ratios within one run.
