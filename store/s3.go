@@ -113,9 +113,16 @@ func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
 	if opts.Credentials != nil {
 		loadOpts = append(loadOpts, config.WithCredentialsProvider(opts.Credentials))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	var cfg aws.Config
+	if opts.HTTPClient != nil && opts.Credentials != nil && opts.Endpoint != "" && opts.Region != "" {
+		// Fully specified (a test server): the environment has no say, so
+		// that AWS_CA_BUNDLE, AWS_PROFILE and the like cannot break it.
+		cfg = aws.Config{Region: opts.Region, Credentials: opts.Credentials, HTTPClient: opts.HTTPClient}
+	} else {
+		var err error
+		if cfg, err = config.LoadDefaultConfig(ctx, loadOpts...); err != nil {
+			return nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
 	}
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
