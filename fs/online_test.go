@@ -1,0 +1,133 @@
+package fs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/aind/aindfs/codeocean"
+	"github.com/aind/aindfs/codeocean/fake"
+	"github.com/aind/aindfs/internal/sample"
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// onlineMount mounts the tree over the fake Code Ocean and the in-process
+// S3 server holding the sample, both over real HTTP; no local data.
+func onlineMount(t *testing.T) (*Mount, *fake.Server, *s3test.Server) {
+	t.Helper()
+	requireFUSE(t)
+	const token = "cop_fs-online-test"
+	co, err := sample.CodeOcean(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := codeocean.New(codeocean.Config{Domain: co.Start(t), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s3test.NewServer(t, s3test.Options{})
+	if _, err := sample.LoadS3(srv); err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Options{S3: srv.Backend(t)})
+	t.Cleanup(func() { st.Close() })
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
+	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: testLogger(logs)})
+	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: testLogger(logs)})
+	return mountTree(t, tree), co, srv
+}
+
+// sameTree checks that folder mnt of the mount holds what folder src holds
+// on disk: the same names, sizes and bytes, recursively.
+func sameTree(t *testing.T, mnt, src string) int {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		mp := filepath.Join(mnt, rel)
+		if de.IsDir() {
+			if got, want := dirNames(t, mp), sourceNames(t, p, nil); !slices.Equal(got, want) {
+				t.Errorf("ls %s = %q, want %q", mp, got, want)
+			}
+			return nil
+		}
+		files++
+		want, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		got, err := os.ReadFile(mp)
+		if err != nil {
+			t.Errorf("read %s: %v", mp, err)
+		} else if sha(got) != sha(want) {
+			t.Errorf("%s: sha256 %s, source's %s", mp, sha(got), sha(want))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestOnlineMount resolves sessions through the catalog and reads them from
+// S3: the sample session (raw in one bucket, sorted assets located by ID in
+// another) and an old underscore-named session that only the subject search
+// finds. A second pass asks neither server anything.
+func TestOnlineMount(t *testing.T) {
+	m, co, srv := onlineMount(t)
+	testdata := sample.Dir()
+	old := filepath.Join(m.Dir, "sessions", sample.OldSessionID)
+
+	// Another name of the old session: a link to its canonical ID.
+	alias := filepath.Join(m.Dir, "sessions", sample.OldRawName+"_to_dlc_side")
+	if target, err := os.Readlink(alias); err != nil || target != sample.OldSessionID {
+		t.Errorf("readlink %s = %q, %v; want %s", alias, target, err, sample.OldSessionID)
+	}
+	pass := func() {
+		checks := []struct{ mnt, src string }{
+			{filepath.Join(old, "raw"), filepath.Join(testdata, "s3", "aind-ephys-data", sample.OldRawName)},
+			{filepath.Join(m.Dir, "sessions", sample.SessionID, "raw"), filepath.Join(sample.DataDir(), sample.SessionID)},
+			{filepath.Join(m.Dir, "sessions", sample.SessionID, "sorted"), filepath.Join(sample.DataDir(), sample.SortedName)},
+			{filepath.Join(m.Dir, "assets", "cc7809c0-fe51-5e52-8438-33feeaac8ec9"), filepath.Join(sample.DataDir(), sample.FailedName)},
+		}
+		for _, c := range checks {
+			if sameTree(t, c.mnt, c.src) == 0 {
+				t.Errorf("%s: no file compared", c.mnt)
+			}
+		}
+		if got := dirNames(t, filepath.Join(m.Dir, "sessions", sample.SessionID)); !slices.Equal(got, []string{"assets", "metadata", "raw", "session.json", "sorted"}) {
+			t.Errorf("ls sessions/%s = %q", sample.SessionID, got)
+		}
+	}
+	pass()
+	if t.Failed() {
+		return
+	}
+	if srv.Count("") == 0 || len(co.Requests()) == 0 {
+		t.Fatalf("first pass made %d S3 and %d Code Ocean requests: the servers were not used", srv.Count(""), len(co.Requests()))
+	}
+	s3Before, coBefore := srv.Count(""), len(co.Requests())
+	t.Logf("first pass: %d S3, %d Code Ocean requests; searches %q", s3Before, coBefore, co.Searches())
+	pass()
+	if n := srv.Count("") - s3Before; n != 0 {
+		t.Errorf("second pass made %d S3 requests, want none", n)
+	}
+	if n := len(co.Requests()) - coBefore; n != 0 {
+		t.Errorf("second pass made %d Code Ocean requests, want none", n)
+	}
+	if got := dirNames(t, filepath.Join(m.Dir, "sessions")); !slices.Contains(got, sample.OldSessionID) || !slices.Contains(got, sample.SessionID) {
+		t.Errorf("ls sessions = %q: the resolved sessions are missing", got)
+	}
+}
