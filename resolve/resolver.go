@@ -283,7 +283,7 @@ func (r *Resolver) localAssets(ctx context.Context) ([]Asset, error) {
 				r.log.Debug("local folder is not an asset of a session", "folder", e.Name, "reason", err)
 				continue
 			}
-			out = append(out, Asset{Name: e.Name, Created: localCreated(e), Type: "dataset", Local: dir.Join(e.Name)})
+			out = append(out, Asset{Name: e.Name, Created: localCreated(e), Type: localType(e.Name), Local: dir.Join(e.Name)})
 		}
 		return out, nil
 	})
@@ -300,6 +300,15 @@ func localCreated(e store.ObjectInfo) time.Time {
 		return s.DT()
 	}
 	return e.ModTime
+}
+
+// localType guesses the catalog type of a local folder: derived assets
+// (a label and a date after the session) are results of a capsule run.
+func localType(name string) string {
+	if _, label, _, ok := derivedParts(name); ok && label != "" {
+		return "result"
+	}
+	return "dataset"
 }
 
 var subSecond = regexp.MustCompile(`^\.[0-9]{1,6}`)

@@ -212,3 +212,20 @@ func TestDerivedParts(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalAssetTypes(t *testing.T) {
+	r, _ := newLocalResolver(t)
+	assets, err := r.Assets(context.Background(), MustParseSession(sampleID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range assets {
+		want := "result"
+		if a.Name == sampleID {
+			want = "dataset"
+		}
+		if a.Type != want {
+			t.Errorf("%s: type %q, want %q", a.Name, a.Type, want)
+		}
+	}
+}
