@@ -119,32 +119,38 @@ type dirNode struct {
 
 var _ = (fusefs.NodeLookuper)((*dirNode)(nil))
 
+// Lookup answers from the tree. It runs under the mount's context, not the
+// request's: most lookups are answered from memory, and watching the
+// request for interrupts would cost a goroutine each (ls -l of a large
+// folder makes one per entry). An interrupted caller is not left waiting:
+// the kernel gives up on its behalf.
 func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	c, done := n.srv.context(ctx)
-	defer done()
-	child, err := n.dir.Lookup(c, name)
+	child, err := n.dir.Lookup(n.srv.life, name)
 	if err != nil {
-		return nil, n.srv.errno("lookup", join(n.dir.Path(), name), c, err)
+		return nil, n.srv.errno("lookup", join(n.dir.Path(), name), n.srv.life, err)
 	}
 	a := child.Attr()
 	n.srv.fillAttr(&out.Attr, a)
 	out.SetEntryTimeout(a.Valid)
 	out.SetAttrTimeout(a.Valid)
+	// Looked up before (ls -l after ls): the node go-fuse has is the one.
+	if known := n.GetChild(name); known != nil && known.StableAttr().Ino == a.Ino {
+		return known, 0
+	}
 	ops, id := n.srv.newNode(child)
 	return n.NewInode(ctx, ops, id), 0
 }
 
 var _ = (fusefs.NodeReaddirer)((*dirNode)(nil))
 
-// Readdir lists the folder. The kernel then asks for each entry's
-// attributes (READDIRPLUS); Lookup answers those from the listing just
-// made, which the folder keeps, so `ls -l` makes no request per entry.
+// Readdir lists the folder (under the mount's context, as Lookup). The
+// kernel then asks for each entry's attributes (READDIRPLUS); Lookup
+// answers those from the listing just made, which the folder keeps, so
+// `ls -l` makes no request per entry.
 func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	c, done := n.srv.context(ctx)
-	defer done()
-	nodes, err := n.dir.ReadDir(c)
+	nodes, err := n.dir.ReadDir(n.srv.life)
 	if err != nil {
-		return nil, n.srv.errno("readdir", n.dir.Path(), c, err)
+		return nil, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
 	}
 	entries := make([]fuse.DirEntry, len(nodes))
 	for i, child := range nodes {

@@ -25,8 +25,10 @@ const (
 	// maxRequest is the largest read the kernel sends in one FUSE request.
 	maxRequest = 1 << 20
 	// DefaultMaxBackground is how many read-ahead requests the kernel may
-	// have in flight at once; the default of 12 starves parallel readers.
-	DefaultMaxBackground = 64
+	// have in flight at once, a little above the kernel's 12. More buys
+	// nothing here (the store reads ahead on its own) and costs memory:
+	// each request in flight holds a 1 MiB buffer.
+	DefaultMaxBackground = 16
 	// negativeValid is how long the kernel remembers that a name is absent.
 	// Short: a session uploaded a minute ago must show up.
 	negativeValid = 5 * time.Second

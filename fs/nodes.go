@@ -271,6 +271,7 @@ type objectDir struct {
 	mu      sync.Mutex
 	listed  bool
 	entries []store.ObjectInfo // sorted by name, one per name
+	nodes   []Node             // the entries' nodes, made once: lookups allocate nothing
 }
 
 func (d *objectDir) Name() string { return base(d.path) }
@@ -309,7 +310,12 @@ func (d *objectDir) setEntries(list []store.ObjectInfo) {
 		return 0
 	})
 	entries = slices.CompactFunc(entries, func(a, b store.ObjectInfo) bool { return a.Name == b.Name })
-	d.entries, d.listed = entries, true
+	seed := hashByte(hashString(hashByte(hashString(fnvOffset, d.path), 0), d.loc.String()), 0)
+	nodes := make([]Node, len(entries))
+	for i, o := range entries {
+		nodes[i] = d.child(o, seed)
+	}
+	d.entries, d.nodes, d.listed = entries, nodes, true
 }
 
 func (d *objectDir) list(ctx context.Context) ([]store.ObjectInfo, error) {
@@ -330,15 +336,10 @@ func (d *objectDir) list(ctx context.Context) ([]store.ObjectInfo, error) {
 }
 
 func (d *objectDir) ReadDir(ctx context.Context) ([]Node, error) {
-	entries, err := d.list(ctx)
-	if err != nil {
+	if _, err := d.list(ctx); err != nil {
 		return nil, err
 	}
-	nodes := make([]Node, len(entries))
-	for i, o := range entries {
-		nodes[i] = d.child(o)
-	}
-	return nodes, nil
+	return slices.Clone(d.nodes), nil
 }
 
 func (d *objectDir) Lookup(ctx context.Context, name string) (Node, error) {
@@ -355,40 +356,43 @@ func (d *objectDir) Lookup(ctx context.Context, name string) (Node, error) {
 	if !ok {
 		return nil, notExist(d.path, name, nil)
 	}
-	return d.child(entries[i]), nil
+	return d.nodes[i], nil
 }
 
-func (d *objectDir) child(o store.ObjectInfo) Node {
-	path := join(d.path, o.Name)
-	loc := d.loc.Join(o.Name)
+// child makes the node of entry o. Its inode number continues the hash of
+// the folder's path and location with the entry's name and version, so a
+// listing of thousands of entries hashes each name once and builds no
+// strings.
+func (d *objectDir) child(o store.ObjectInfo, seed uint64) Node {
 	mod := o.ModTime
 	if mod.IsZero() {
 		mod = d.modTime // S3 folders (common prefixes) have no time of their own
 	}
+	h := hashByte(hashString(seed, o.Name), 0)
 	if o.Dir {
-		return &objectDir{t: d.t, path: path, loc: loc, modTime: mod, valid: ValidImmutable}
+		return &objectDir{t: d.t, path: join(d.path, o.Name), loc: d.loc.Join(o.Name), modTime: mod,
+			valid: ValidImmutable, ino: inodeOf(hashByte(h, 'd'))}
 	}
 	o.ModTime = mod
-	return &objectFile{t: d.t, path: path, obj: loc, info: o}
+	return &objectFile{dir: d, info: o, ino: inodeOf(hashInt(hashString(h, o.ETag), o.Size))}
 }
 
-// objectFile is one object.
+// objectFile is one object of a folder. Its path and location are made
+// from its folder's when asked (rarely: to open it, or in an error).
 type objectFile struct {
-	t    *Tree
-	path string
-	obj  store.URI
+	dir  *objectDir
 	info store.ObjectInfo
+	ino  uint64
 }
 
-func (f *objectFile) Name() string { return base(f.path) }
-func (f *objectFile) Path() string { return f.path }
+func (f *objectFile) Name() string { return f.info.Name }
+func (f *objectFile) Path() string { return join(f.dir.path, f.info.Name) }
 func (f *objectFile) Attr() Attr {
-	return Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime,
-		Ino: inode(f.path, f.obj.String(), f.info.ETag, fmt.Sprint(f.info.Size)), Valid: ValidImmutable}
+	return Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime, Ino: f.ino, Valid: ValidImmutable}
 }
 
 func (f *objectFile) Open(ctx context.Context) (Reader, error) {
-	return f.t.objects.Open(f.obj, f.info), nil
+	return f.dir.t.objects.Open(f.dir.loc.Join(f.info.Name), f.info), nil
 }
 
 // assetsDir is a session's assets/: one folder per asset, by name.

@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	iofs "io/fs"
 	"log/slog"
 	"strings"
@@ -320,17 +319,42 @@ func join(dir, name string) string {
 // number is stable across runs and changes when the contents do. 0 and 1
 // are reserved (1 is the root).
 func inode(path string, identity ...string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(path))
+	h := hashString(fnvOffset, path)
 	for _, s := range identity {
-		h.Write([]byte{0})
-		h.Write([]byte(s))
+		h = hashString(hashByte(h, 0), s)
 	}
-	n := h.Sum64()
-	if n <= 1 {
-		n += 2
+	return inodeOf(h)
+}
+
+// FNV-1a, 64 bits, written out so that a folder can hash its own path
+// once and each of its thousands of entries only its name.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hashString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
 	}
-	return n
+	return h
+}
+
+func hashByte(h uint64, b byte) uint64 { return (h ^ uint64(b)) * fnvPrime }
+
+func hashInt(h uint64, n int64) uint64 {
+	for i := 0; i < 8; i++ {
+		h = hashByte(h, byte(n>>(8*i)))
+	}
+	return h
+}
+
+// inodeOf keeps clear of the reserved numbers 0 and 1 (the root).
+func inodeOf(h uint64) uint64 {
+	if h <= 1 {
+		h += 2
+	}
+	return h
 }
 
 // Modes of the three kinds of node: everything is read-only.

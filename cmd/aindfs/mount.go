@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/aind/aindfs/fs"
@@ -65,6 +66,7 @@ process that died is cleared first.`,
 				return err
 			}
 			defer sources.store.Close()
+			limitGoHeap(g)
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
 			m, err := tree.Mount(args[0], fs.MountOptions{
 				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: background, Debug: debugFUSE,
@@ -83,6 +85,22 @@ process that died is cleared first.`,
 	cmd.Flags().IntVar(&background, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd
+}
+
+// goHeapLimit caps the Go heap of a mount. Cached blocks live outside it,
+// so without a cap the collector lets request buffers and other garbage
+// grow next to a large cache; with one, the process stays within its cache
+// budget plus a few tens of MiB. The cap is soft: a heap that needs more
+// (hundreds of thousands of files looked up) gets it, collected more often.
+const goHeapLimit = 32 << 20
+
+// limitGoHeap applies goHeapLimit unless GOMEMLIMIT says otherwise.
+func limitGoHeap(g *globals) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(goHeapLimit)
+	g.log.Debug("Go heap limited", "bytes", goHeapLimit)
 }
 
 // serveUntilDone waits for a signal, or for someone else to unmount, then

@@ -1,0 +1,448 @@
+package fs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// The shape of S3 seen from a nearby machine: 20 ms to the first byte of
+// each answer, about 100 MB/s per answer.
+const (
+	benchLatency   = 20 * time.Millisecond
+	benchBandwidth = 100_000_000
+	benchBucket    = "bench"
+	benchSession   = "ecephys_123456_2024-01-01_00-00-00"
+	benchSize      = 1 << 30
+	benchRandSize  = 256 << 10 // an HDF5 chunk
+	benchRandReads = 1000
+	benchRandConc  = 16
+	benchEntries   = 10_000
+	benchCache     = "1GiB"    // the default; holds a whole file, so a warm re-read can come from it
+	benchRSSCache  = 256 << 20 // smaller than what is read: the memory leg evicts
+	benchReaders   = 16
+)
+
+// BenchmarkMount measures `aindfs mount` (the real binary, in a process of
+// its own, reading S3-only from a local S3 server shaped like the real
+// one) against the SDK reading the same objects directly, in one run:
+//
+//	go test ./fs -run '^$' -bench Mount -benchtime 1x
+//
+// It prints a table and reports the ratios as metrics.
+func BenchmarkMount(b *testing.B) {
+	requireFUSE(b)
+	bin := buildBinary(b)
+	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
+	seqData, rndData := randomBytes(benchSize, 1), randomBytes(benchSize, 2)
+	prefix := benchSession + "/ecephys/"
+	srv.PutObject(benchBucket, prefix+"sequential.bin", seqData)
+	srv.PutObject(benchBucket, prefix+"second.bin", seqData)
+	srv.PutObject(benchBucket, prefix+"random.bin", rndData)
+	for i := range benchEntries {
+		srv.PutObject(benchBucket, fmt.Sprintf("%s/many/chunk_%05d.json", benchSession, i), []byte(`{"i":`+strconv.Itoa(i)+"}\n"))
+	}
+	client := srv.Client(b)
+	ctx := context.Background()
+	report := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+
+	for range b.N {
+		m := startMount(b, bin, srv.URL, benchCache)
+		raw := filepath.Join(m.dir, "sessions", benchSession, "raw")
+		if _, err := os.Stat(filepath.Join(raw, "many")); err != nil { // resolve the session, untimed
+			m.stop(b)
+			b.Fatal(err)
+		}
+
+		// Direct download: parallel ranged GETs into memory, the best of a
+		// few shapes.
+		dst := make([]byte, benchSize)
+		copy(dst, seqData) // fault the destination in
+		var best float64
+		var bestShape string
+		for _, shape := range []struct{ conc, part int }{{16, 8 << 20}, {32, 8 << 20}, {16, 16 << 20}, {32, 16 << 20}, {64, 16 << 20}} {
+			d := directDownload(b, client, prefix+"sequential.bin", dst, shape.conc, shape.part)
+			rate := benchSize / d.Seconds()
+			report("direct download, %2d GETs of %2d MiB:      %6.0f MB/s", shape.conc, shape.part>>20, rate/1e6)
+			if rate > best {
+				best, bestShape = rate, fmt.Sprintf("%d x %d MiB", shape.conc, shape.part>>20)
+			}
+		}
+		if !bytes.Equal(dst, seqData) {
+			b.Fatal("direct download: bytes differ")
+		}
+		dst = nil
+
+		// Cold sequential read through the mount, as cat or cp does it: in
+		// a fresh mount, whose block buffers are all new memory, and then of
+		// another file, in a mount whose buffers are in use (the steady state).
+		seqPath := filepath.Join(raw, "ecephys", "sequential.bin")
+		waitIdle(srv)
+		before, bytesBefore := srv.Count(""), srv.BytesSent("GetObject")
+		cold := readSequential(b, seqPath, seqData)
+		report("mount cold sequential read, fresh mount:  %6.0f MB/s, %d requests, %.2f x the bytes; ratio to best direct (%s) %.2f",
+			cold/1e6, srv.Count("")-before, float64(srv.BytesSent("GetObject")-bytesBefore)/benchSize, bestShape, cold/best)
+		b.ReportMetric(cold/best, "cold/direct")
+
+		// Warm re-reads: from the kernel's page cache, then, with the
+		// pages dropped, from the block cache; no request either way.
+		waitIdle(srv)
+		before = srv.Count("")
+		warm := readSequential(b, seqPath, seqData)
+		pageRequests := srv.Count("") - before
+		report("mount warm re-read (page cache):          %6.0f MB/s, %d requests, %.1f x cold", warm/1e6, pageRequests, warm/cold)
+		dropPages(b, seqPath)
+		before = srv.Count("")
+		warmBlocks := readSequential(b, seqPath, seqData)
+		blockRequests := srv.Count("") - before
+		report("mount warm re-read (block cache):         %6.0f MB/s, %d requests, %.1f x cold", warmBlocks/1e6, blockRequests, warmBlocks/cold)
+		b.ReportMetric(warm/cold, "warm/cold")
+		b.ReportMetric(warmBlocks/cold, "warm-blocks/cold")
+		b.ReportMetric(float64(pageRequests+blockRequests), "warm-requests")
+
+		waitIdle(srv)
+		before = srv.Count("")
+		steady := readSequential(b, filepath.Join(raw, "ecephys", "second.bin"), seqData)
+		report("mount cold sequential read, mount in use: %6.0f MB/s, %d requests; ratio to best direct %.2f",
+			steady/1e6, srv.Count("")-before, steady/best)
+		b.ReportMetric(steady/best, "cold-steady/direct")
+
+		// Random 256 KiB reads, 16 at a time, each in its own 1 MiB slot of
+		// a file not read before, against direct ranged GETs of the same
+		// bytes at the same concurrency.
+		rng := rand.New(rand.NewPCG(7, 7))
+		offs := make([]int64, benchRandReads)
+		for i, slot := range rng.Perm(benchSize >> 20)[:benchRandReads] {
+			offs[i] = int64(slot)<<20 + rng.Int64N(1<<20-benchRandSize)
+		}
+		start := time.Now()
+		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+			out, err := client.GetObject(ctx, &s3.GetObjectInput{
+				Bucket: aws.String(benchBucket), Key: aws.String(prefix + "random.bin"),
+				Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+benchRandSize-1)),
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.ReadFull(out.Body, buf)
+			out.Body.Close()
+		})
+		directIOPS := benchRandReads / time.Since(start).Seconds()
+
+		rndPath := filepath.Join(raw, "ecephys", "random.bin")
+		f, err := os.Open(rndPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitIdle(srv)
+		bytesBefore = srv.BytesSent("GetObject")
+		var bad atomic.Int64
+		readAll := func() float64 {
+			start := time.Now()
+			parallel(benchRandConc, offs, func(buf []byte, off int64) {
+				if _, err := f.ReadAt(buf, off); err != nil || !bytes.Equal(buf, rndData[off:off+benchRandSize]) {
+					bad.Add(1)
+				}
+			})
+			return benchRandReads / time.Since(start).Seconds()
+		}
+		mountIOPS := readAll()
+		waitIdle(srv)
+		amp := float64(srv.BytesSent("GetObject")-bytesBefore) / (benchRandReads * benchRandSize)
+		report("random 256 KiB reads x%d: direct %5.0f IOPS, mount %5.0f IOPS, ratio %.2f; fetched/read %.2f",
+			benchRandConc, directIOPS, mountIOPS, mountIOPS/directIOPS, amp)
+		before = srv.Count("")
+		secondIOPS := readAll()
+		report("random second pass:                       %5.0f IOPS, %d requests, %d wrong reads", secondIOPS, srv.Count("")-before, bad.Load())
+		f.Close()
+		b.ReportMetric(mountIOPS/directIOPS, "random/direct")
+		b.ReportMetric(amp, "fetched/read")
+
+		// ls -l of a folder of 10,000 objects against paginated
+		// ListObjectsV2 of it.
+		start = time.Now()
+		var keys int
+		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{
+			Bucket: aws.String(benchBucket), Prefix: aws.String(benchSession + "/many/"), Delimiter: aws.String("/"),
+		})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys += len(page.Contents)
+		}
+		direct := time.Since(start)
+		waitIdle(srv)
+		before = srv.Count("")
+		lsTime, lines := lsLong(b, filepath.Join(raw, "many"))
+		lsRequests := srv.Count("") - before
+		before = srv.Count("")
+		lsAgain, _ := lsLong(b, filepath.Join(raw, "many"))
+		report("ls -l of %d entries: ListObjectsV2 %v (%d keys), mount %v (%d lines, %d requests), ratio %.2f; again %v, %d requests",
+			benchEntries, direct.Round(time.Millisecond), keys, lsTime.Round(time.Millisecond), lines, lsRequests,
+			lsTime.Seconds()/direct.Seconds(), lsAgain.Round(time.Millisecond), srv.Count("")-before)
+		b.ReportMetric(lsTime.Seconds()/direct.Seconds(), "ls/list")
+		m.stop(b)
+
+		// Memory: 16 readers at once, each reading its own 64 MiB of the
+		// file, through a fresh mount (nothing in the page cache) whose
+		// cache is smaller than what they read.
+		m = startMount(b, bin, srv.URL, strconv.Itoa(benchRSSCache))
+		seqPath = filepath.Join(m.dir, "sessions", benchSession, "raw", "ecephys", "sequential.bin")
+		var wg sync.WaitGroup
+		region := int64(benchSize / benchReaders)
+		start = time.Now()
+		for i := range benchReaders {
+			wg.Go(func() {
+				f, err := os.Open(seqPath)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer f.Close()
+				buf := make([]byte, 1<<20)
+				for off := int64(i) * region; off < int64(i+1)*region; off += int64(len(buf)) {
+					if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		rate := benchSize / time.Since(start).Seconds()
+		rss := m.peakRSS(b)
+		report("%d concurrent readers, %d MiB cache: %6.0f MB/s, mount's peak RSS %d MiB (cache + %d MiB)",
+			benchReaders, benchRSSCache>>20, rate/1e6, rss>>20, (rss-benchRSSCache)>>20)
+		b.ReportMetric(float64(rss-benchRSSCache)/(1<<20), "rss-over-cache-MiB")
+		m.stop(b)
+	}
+}
+
+// buildBinary builds cmd/aindfs for the benchmark.
+func buildBinary(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "aindfs")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/aindfs").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// mountProcess is `aindfs mount` running in a process of its own.
+type mountProcess struct {
+	cmd  *exec.Cmd
+	dir  string
+	done chan error
+}
+
+// startMount mounts with the S3-only sources of the S3 server at url.
+func startMount(b *testing.B, bin, url, cache string) *mountProcess {
+	b.Helper()
+	home := b.TempDir()
+	m := &mountProcess{dir: b.TempDir(), done: make(chan error, 1)}
+	m.cmd = exec.Command(bin, "--log-level", "warn", "mount", "--data", "", "--cache-size", cache, m.dir)
+	m.cmd.Dir = home // no .env of ours on the way
+	m.cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
+		"AWS_ENDPOINT_URL_S3=" + url, "AWS_REGION=us-west-2",
+		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret", "AWS_EC2_METADATA_DISABLED=true",
+		"AINDFS_BUCKETS=" + benchBucket,
+	}
+	m.cmd.Stdout, m.cmd.Stderr = os.Stderr, os.Stderr
+	if err := m.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { m.done <- m.cmd.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(m.dir, "sessions")); err == nil {
+			return m
+		}
+		select {
+		case err := <-m.done:
+			b.Fatalf("aindfs mount exited before serving: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			m.cmd.Process.Kill()
+			b.Fatal("aindfs mount did not serve within 30 s")
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (m *mountProcess) stop(b *testing.B) {
+	b.Helper()
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-m.done:
+		if err != nil {
+			b.Errorf("aindfs mount: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		m.cmd.Process.Kill()
+		<-m.done
+		lazyUnmount(m.dir)
+		b.Errorf("aindfs mount still running 10 s after SIGTERM")
+	}
+}
+
+// peakRSS is the mount process's peak resident set so far.
+func (m *mountProcess) peakRSS(b *testing.B) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc/pid/status")
+	return 0
+}
+
+func randomBytes(n int, seed byte) []byte {
+	data := make([]byte, n)
+	rand.NewChaCha8([32]byte{seed}).Read(data)
+	return data
+}
+
+// waitIdle waits until the server has no request in progress, so that
+// counts taken next are not those of readahead still arriving.
+func waitIdle(srv *s3test.Server) {
+	for srv.Active() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readSequential reads the file from start to end with 1 MiB reads, checks
+// the bytes, and returns the rate in bytes per second.
+func readSequential(b *testing.B, path string, want []byte) float64 {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var off int64
+	start := time.Now()
+	for {
+		n, err := f.Read(buf)
+		if n > 0 && !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
+			b.Fatalf("%s: bytes differ at %d", path, off)
+		}
+		off += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if off != int64(len(want)) {
+		b.Fatalf("%s: read %d bytes, want %d", path, off, len(want))
+	}
+	return float64(off) / time.Since(start).Seconds()
+}
+
+// dropPages asks the kernel to forget its cached pages of the file.
+func dropPages(b *testing.B, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const fadvDontNeed = 4 // POSIX_FADV_DONTNEED
+	if _, _, e := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0); e != 0 {
+		b.Fatalf("fadvise: %v", e)
+	}
+}
+
+// lsLong runs `ls -l` on dir and returns how long it took and how many
+// lines it printed.
+func lsLong(b *testing.B, dir string) (time.Duration, int) {
+	cmd := exec.Command("ls", "-l", "--color=never", dir)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("ls -l %s: %v", dir, err)
+	}
+	return time.Since(start), bytes.Count(out.Bytes(), []byte("\n"))
+}
+
+// directDownload fetches the whole object with conc workers taking parts
+// of part bytes in order, and returns how long it took.
+func directDownload(b *testing.B, client *s3.Client, key string, dst []byte, conc, part int) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for {
+				off := next.Add(int64(part)) - int64(part)
+				if off >= int64(len(dst)) {
+					return
+				}
+				end := min(off+int64(part), int64(len(dst)))
+				out, err := client.GetObject(context.Background(), &s3.GetObjectInput{
+					Bucket: aws.String(benchBucket), Key: aws.String(key),
+					Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, end-1)),
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := io.ReadFull(out.Body, dst[off:end]); err != nil {
+					b.Error(err)
+				}
+				out.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// parallel calls read for each offset, conc at a time.
+func parallel(conc int, offs []int64, read func(buf []byte, off int64)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			buf := make([]byte, benchRandSize)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(offs)) {
+					return
+				}
+				read(buf, offs[i])
+			}
+		})
+	}
+	wg.Wait()
+}
