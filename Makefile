@@ -27,7 +27,9 @@ run: build
 	$(BIN) --log-level info mount --data $(SAMPLE) $(MOUNT)
 
 # Benchmarks against a local S3 server shaped like the real one (20 ms per
-# request, 100 MB/s per response); results are ratios within one run.
+# request, 100 MB/s per response); results are ratios within one run. The
+# store is measured on its own (./store) and through a real mount of the
+# built binary (./fs, BenchmarkMount: needs root or fusermount3).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
