@@ -76,7 +76,7 @@ func (d *sessionsDir) ReadDir(ctx context.Context) ([]Node, error) {
 	for _, s := range d.t.r.KnownSessions(ctx) {
 		nodes = append(nodes, &sessionDir{t: d.t, s: s})
 	}
-	return sortNodes(slices.CompactFunc(sortNodes(nodes), func(a, b Node) bool { return a.Name() == b.Name() })), nil
+	return slices.CompactFunc(sortNodes(nodes), func(a, b Node) bool { return a.Name() == b.Name() }), nil
 }
 
 func (d *sessionsDir) Lookup(ctx context.Context, name string) (Node, error) {
@@ -639,7 +639,7 @@ func (d *subjectDir) ReadDir(ctx context.Context) ([]Node, error) {
 	for _, s := range sessions {
 		nodes = append(nodes, d.sessionLink(s))
 	}
-	return sortNodes(slices.CompactFunc(sortNodes(nodes), func(a, b Node) bool { return a.Name() == b.Name() })), nil
+	return slices.CompactFunc(sortNodes(nodes), func(a, b Node) bool { return a.Name() == b.Name() }), nil
 }
 
 func (d *subjectDir) Lookup(ctx context.Context, name string) (Node, error) {
