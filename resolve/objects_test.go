@@ -25,6 +25,8 @@ type fakeObjects struct {
 	mu       sync.Mutex
 	objects  map[string][]byte // "bucket/key" -> bytes
 	requests map[string]int    // "List s3", "Exists s3", ...
+	// existsErr, when set, is what every bucket probe fails with.
+	existsErr error
 }
 
 func newFakeObjects(t *testing.T) *fakeObjects {
@@ -138,6 +140,9 @@ func b2i(b bool) int64 {
 
 func (o *fakeObjects) Exists(ctx context.Context, dir store.URI) (bool, error) {
 	o.count("Exists", dir)
+	if o.existsErr != nil {
+		return false, o.existsErr
+	}
 	prefix := dir.Bucket + "/" + dir.Key + "/"
 	o.mu.Lock()
 	defer o.mu.Unlock()

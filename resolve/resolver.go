@@ -393,8 +393,13 @@ func (r *Resolver) RawAsset(ctx context.Context, s Session) (Asset, error) {
 	}
 	if len(raws) == 0 {
 		e := &NoRawAssetError{Session: s, Searched: r.searchedDescription(s), Candidates: len(assets)}
-		if dir, perr := r.probe(ctx, s.ID()); perr == nil {
+		dir, perr := r.probe(ctx, s.ID())
+		switch {
+		case perr == nil:
 			e.RawDataDir = dir
+		case !errors.Is(perr, ErrNotFound):
+			// The buckets could not be asked: that is not "nothing uploaded".
+			return Asset{}, fmt.Errorf("raw asset of %s: none in the catalog, and %w", s, perr)
 		}
 		return Asset{}, e
 	}

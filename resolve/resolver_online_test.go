@@ -326,3 +326,17 @@ func TestOnlineWithAttachedData(t *testing.T) {
 		t.Errorf("made %d S3 requests for attached assets", n)
 	}
 }
+
+func TestOnlineProbeFailureIsNotNothingUploaded(t *testing.T) {
+	o := newOnline(t)
+	o.objs.existsErr = errors.New("dial tcp: connection refused")
+	_, err := o.r.RawAsset(context.Background(), MustParseSession("ecephys_111111_2024-01-01_00-00-00"))
+	if err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("RawAsset with unreachable buckets = %v; want an error that is not ErrNotFound", err)
+	}
+	for _, want := range []string{"none in the catalog", "every bucket failed", "connection refused"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

@@ -93,7 +93,7 @@ else $CO_CAPSULE_ID (set inside a running capsule).`,
 	cmd.Flags().BoolVar(&withSorted, "sorted", false, "also attach each session's sorted asset")
 	cmd.Flags().StringVar(&capsule, "capsule", "", "capsule to attach to (default $"+capsuleIDVar+")")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be attached, attach nothing")
-	cmd.Flags().StringVar(&src.dataDir, "data", capsuleDataDir, "folder where attached assets appear")
+	cmd.Flags().StringVar(&src.dataDir, "data", defaultDataDir(), "folder where attached assets appear (default /data when it exists)")
 	src.cacheSize = defaultCacheSize
 	return cmd
 }

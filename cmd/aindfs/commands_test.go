@@ -201,3 +201,10 @@ func TestSessionOnline(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingDataFolder(t *testing.T) {
+	code, _, errOut := runCLI(t, "session", sampleID, "--offline", "--data", "/nonexistent/data")
+	if code != exitUsage || !strings.Contains(errOut, "--data /nonexistent/data: no such folder") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}

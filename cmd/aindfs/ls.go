@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/aind/aindfs/fs"
@@ -55,28 +54,12 @@ is listed as that folder; with -l, as the link, unless PATH ends in /.`,
 
 // openTree builds the tree over the sources the flags name.
 func (g *globals) openTree(ctx context.Context, src sourceFlags) (*fs.Tree, func(), error) {
-	if err := absData(&src); err != nil {
-		return nil, nil, err
-	}
 	sources, err := g.openSources(ctx, src)
 	if err != nil {
 		return nil, nil, err
 	}
 	tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
 	return tree, func() { sources.store.Close() }, nil
-}
-
-// absData makes --data absolute: the tree's locations are absolute paths.
-func absData(src *sourceFlags) error {
-	if src.dataDir == "" {
-		return nil
-	}
-	abs, err := filepath.Abs(src.dataDir)
-	if err != nil {
-		return usageError{fmt.Errorf("--data %s: %w", src.dataDir, err)}
-	}
-	src.dataDir = abs
-	return nil
 }
 
 // treeError makes a path the user typed wrong (absent, malformed, a file

@@ -58,9 +58,6 @@ process that died is cleared first.`,
 			} else if errors.Is(err, os.ErrNotExist) {
 				return usageError{fmt.Errorf("mount point %s does not exist", args[0])}
 			}
-			if err := absData(&src); err != nil {
-				return err
-			}
 			sources, err := g.openSources(ctx, src)
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -53,6 +54,18 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 	cacheBytes, err := parseSize(f.cacheSize)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--cache-size: %w", err)}
+	}
+	if f.dataDir != "" {
+		// Locations are absolute paths: the tree must not depend on the
+		// folder the command was started in.
+		abs, err := filepath.Abs(f.dataDir)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--data %s: %w", f.dataDir, err)}
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, usageError{fmt.Errorf("--data %s: no such folder", f.dataDir)}
+		}
+		f.dataDir = abs
 	}
 	src := &sources{dataDir: f.dataDir}
 	opts := store.Options{Local: store.NewLocal(), CacheBytes: cacheBytes, Logger: g.log}
