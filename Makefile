@@ -24,7 +24,7 @@ test:
 # environment, other sessions resolve online too.
 run: build
 	@mkdir -p $(MOUNT)
-	$(BIN) --log-level info mount --data $(SAMPLE) $(MOUNT)
+	$(BIN) --log-level info mount --offline --data $(SAMPLE) $(MOUNT)
 
 # Benchmarks against a local S3 server shaped like the real one (20 ms per
 # request, 100 MB/s per response); results are ratios within one run. The
