@@ -399,7 +399,11 @@ func (r *Resolver) RawAsset(ctx context.Context, s Session) (Asset, error) {
 			e.RawDataDir = dir
 		case !errors.Is(perr, ErrNotFound):
 			// The buckets could not be asked: that is not "nothing uploaded".
-			return Asset{}, fmt.Errorf("raw asset of %s: none in the catalog, and %w", s, perr)
+			where := "none in the catalog"
+			if r.catalog == nil {
+				where = "no catalog to ask (no Code Ocean token)"
+			}
+			return Asset{}, fmt.Errorf("raw asset of %s: %s, and %w", s, where, perr)
 		}
 		return Asset{}, e
 	}
@@ -461,7 +465,10 @@ func (r *Resolver) probe(ctx context.Context, key string) (store.URI, error) {
 			}
 		}
 		if len(failed) == len(r.buckets) {
-			return store.URI{}, fmt.Errorf("probe for %s/: every bucket failed: %s", key, strings.Join(failed, "; "))
+			// One cause is enough to read (they are usually all the same
+			// network failure); the log has each.
+			r.log.Debug("bucket probe failed everywhere", "key", key, "errors", strings.Join(failed, "; "))
+			return store.URI{}, fmt.Errorf("probe for %s/: every bucket failed (%d buckets); the first, %s: %w", key, len(failed), r.buckets[0], errs[0])
 		}
 		if len(failed) > 0 {
 			r.log.Debug("bucket probe: some buckets could not be read", "key", key, "failed", strings.Join(failed, "; "))

@@ -53,12 +53,9 @@ underscore-only name, or a path that contains one.`,
 			if err != nil {
 				return err
 			}
+			// A failed lookup still leaves what the name says: print it,
+			// then the reason, and exit 1.
 			info, err := sources.resolver.Info(cmd.Context(), s)
-			if err != nil && !errors.Is(err, resolve.ErrNotFound) {
-				return err
-			}
-			// Nothing found still leaves what the name says: print it, then
-			// the reason, and exit 1.
 			var perr error
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
