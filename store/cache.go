@@ -42,6 +42,11 @@ type block struct {
 	pooled bool   // data came from the pool (else from the Go heap)
 	cost   int64
 	refs   atomic.Int32
+	// unread marks readahead no reader has asked for yet. Eviction spares
+	// it once: under a stream, the oldest blocks in the cache are the next
+	// ones to be read, and evicting them would make the reader fetch each
+	// one again, on demand. Guarded by BlockCache.mu.
+	unread bool
 }
 
 // pendingBlock is a block on its way: waiters block on done, then find
@@ -136,6 +141,7 @@ func (c *BlockCache) getLocked(k blockKey) *block {
 	if !ok {
 		return nil
 	}
+	b.unread = false
 	b.refs.Add(1)
 	return b
 }
@@ -149,10 +155,19 @@ func (c *BlockCache) addLocked(k blockKey, b *block) {
 	}
 	c.lru.Add(k, b)
 	c.bytes += b.cost
+	// Unread readahead goes back to the young end once instead of being
+	// evicted; at most every block once, so the loop ends.
+	spare := c.lru.Len()
 	for c.bytes > c.budget {
-		_, old, ok := c.lru.RemoveOldest()
+		k, old, ok := c.lru.RemoveOldest()
 		if !ok {
 			break
+		}
+		if old.unread && spare > 0 {
+			spare--
+			old.unread = false
+			c.lru.Add(k, old)
+			continue
 		}
 		c.bytes -= old.cost
 		c.release(old)
@@ -205,6 +220,7 @@ func (c *BlockCache) complete(p *pendingBlock, b *block) {
 	if c.pending[p.key] == p {
 		delete(c.pending, p.key)
 	}
+	b.unread = p.waiters == 0 && p.f.owner != nil
 	b.refs.Add(int32(p.waiters))
 	p.blk = b
 	p.f.next++

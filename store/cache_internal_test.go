@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -171,4 +172,65 @@ func TestBackoff(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestBlockCacheSparesUnreadReadahead(t *testing.T) {
+	const bs = 64 << 10
+	c := NewBlockCache(4*bs, bs)
+	key := func(i int64) blockKey { return blockKey{obj: "s3://b/o", etag: `"e"`, index: i} }
+	reader := &Reader{}
+	// arrive adds block i as a fetch completes it: readahead (a fetch
+	// owned by a reader, nobody waiting yet) or a read's own.
+	arrive := func(i int64, readahead bool) {
+		f := &fetch{ctx: context.Background(), cancel: func() {}}
+		if readahead {
+			f.owner = reader
+		}
+		p := &pendingBlock{key: key(i), f: f, done: make(chan struct{})}
+		f.blocks = []*pendingBlock{p}
+		c.complete(p, c.newBlock(bs))
+	}
+	cached := func(i int64) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.lru.Contains(key(i))
+	}
+	read := func(i int64) {
+		c.mu.Lock()
+		b := c.getLocked(key(i))
+		c.mu.Unlock()
+		if b == nil {
+			t.Fatalf("block %d not cached", i)
+		}
+		c.release(b)
+	}
+	// A stream: blocks 0 and 1 read, 2 and 3 fetched ahead and not yet
+	// read, then block 0 read again. The least recently used are 2 and 3,
+	// but they are what the stream reads next.
+	arrive(0, false)
+	arrive(1, true)
+	arrive(2, true)
+	arrive(3, true)
+	read(1)
+	read(0)
+	arrive(4, true) // evicts 1, not 2
+	arrive(5, true) // evicts 0, not 3
+	for i, want := range []bool{false, false, true, true, true, true} {
+		if got := cached(int64(i)); got != want {
+			t.Errorf("block %d cached: %v, want %v", i, got, want)
+		}
+	}
+	// Spared once: readahead never read goes in its turn.
+	arrive(6, false) // spares 4, evicts 2
+	arrive(7, false) // evicts 3
+	arrive(8, false) // spares 5, evicts 6
+	for i, want := range []bool{2: false, 3: false, 4: true, 5: true, 6: false, 7: true, 8: true} {
+		if got := cached(int64(i)); i >= 2 && got != want {
+			t.Errorf("after more arrivals, block %d cached: %v, want %v", i, got, want)
+		}
+	}
+	if c.Bytes() != 4*bs {
+		t.Errorf("cache holds %d bytes, want %d", c.Bytes(), 4*bs)
+	}
+	c.purge()
 }

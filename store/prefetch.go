@@ -109,6 +109,14 @@ func (pf *prefetcher) requested(to, need int64) {
 	pf.inflight += need
 }
 
+// missed records that a read ending at end found blocks neither cached
+// nor on their way. Readahead already requested past it may have been
+// evicted unread (or cancelled), so it is requested again from end; what
+// is still cached or on its way is skipped then.
+func (pf *prefetcher) missed(end int64) {
+	pf.issued = min(pf.issued, end)
+}
+
 // arrived records that need bytes of readahead arrived (or failed).
 func (pf *prefetcher) arrived(need int64) {
 	pf.inflight -= need

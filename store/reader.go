@@ -372,6 +372,11 @@ func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info Objec
 	for attempt := 0; ; attempt++ {
 		slots, fetches := s.plan(r, info, off+int64(n), off+int64(len(p)))
 		if attempt == 0 {
+			if len(fetches) > 0 {
+				r.mu.Lock()
+				r.pf.missed(off + int64(len(p)))
+				r.mu.Unlock()
+			}
 			fetches = append(fetches, r.refill()...)
 		}
 		s.start(fetches, r.obj, info)
@@ -401,11 +406,14 @@ func (s *Store) start(fetches []*fetch, obj URI, info ObjectInfo) {
 	}
 }
 
-// windowCap shares the cache among open readers so that one reader's
-// readahead does not evict another's before it is read.
+// windowCap shares the cache among open readers so that readahead does
+// not evict itself, or another reader's, before it is read. A reader's
+// readahead reaches at most twice its window past what it has read, so a
+// quarter of the cache each keeps what is fetched and unread to half the
+// cache, and what was just read stays cached behind it.
 func (s *Store) windowCap() int64 {
 	readers := max(1, s.readers.Load())
-	return min(s.opts.MaxReadahead, s.opts.CacheBytes/(2*readers), s.opts.MaxInflightBytes)
+	return min(s.opts.MaxReadahead, s.opts.CacheBytes/(4*readers), s.opts.MaxInflightBytes)
 }
 
 func (s *Store) key(r *Reader, etag string, index int64) blockKey {

@@ -453,3 +453,95 @@ func TestPersistentFailureThroughStore(t *testing.T) {
 		t.Fatalf("read while S3 fails: %v, want the cause", err)
 	}
 }
+
+// TestSlowSequentialReaderSmallCache reads an object much larger than the
+// cache, one read at a time and more slowly than the network delivers, as
+// a program reading through the mount does. Readahead must not evict its
+// own blocks before they are read: every byte is fetched once, in large
+// GETs, to the end of the object.
+func TestSlowSequentialReaderSmallCache(t *testing.T) {
+	const (
+		size     = 48 << 20
+		cache    = 8 << 20
+		readSize = 1 << 20
+	)
+	f := newFixture(t, size, store.Options{BlockSize: 64 << 10, PartSize: 1 << 20, CacheBytes: cache})
+	r := f.st.Open(f.obj, f.info)
+	buf := make([]byte, readSize)
+	for off := int64(0); off < size; off += readSize {
+		// Let readahead run ahead of the reader as far as it will.
+		time.Sleep(3 * time.Millisecond)
+		n, err := r.ReadAt(context.Background(), buf, off)
+		if err != nil && err != io.EOF || !bytes.Equal(buf[:n], f.data[off:off+int64(n)]) {
+			t.Fatalf("read at %d: %d bytes, %v, or wrong bytes", off, n, err)
+		}
+	}
+	r.Close()
+	f.idle(t)
+	if sent := f.srv.BytesSent("GetObject"); sent != size {
+		t.Errorf("server sent %d bytes (%.2fx) for a %d-byte object read once: readahead evicted before it was read",
+			sent, float64(sent)/size, size)
+	}
+	if gets := f.srv.Count("GetObject"); gets > size/(256<<10) {
+		t.Errorf("%d GETs for %d reads of %d bytes: reads past the first went without readahead", gets, size/readSize, readSize)
+	}
+}
+
+// TestSequentialReaderResumesAfterEviction has another reader sweep the
+// cache in the middle of a stream, evicting the stream's readahead. The
+// stream's next read fetches what it needs itself, and readahead resumes
+// right behind it instead of leaving each following read to its own GET.
+func TestSequentialReaderResumesAfterEviction(t *testing.T) {
+	const (
+		size     = 24 << 20
+		cache    = 8 << 20
+		readSize = 512 << 10
+	)
+	f := newFixture(t, size, store.Options{BlockSize: 32 << 10, PartSize: 1 << 20, CacheBytes: cache})
+	other := randomBytes(2*cache, 77)
+	otherETag := f.srv.PutObject("bucket", "session/raw/other.bin", other)
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	buf := make([]byte, readSize)
+	read := func(from, to int64) {
+		t.Helper()
+		for off := from; off < to; off += readSize {
+			time.Sleep(time.Millisecond) // readahead runs ahead as far as it will
+			n, err := r.ReadAt(context.Background(), buf, off)
+			if err != nil && err != io.EOF || !bytes.Equal(buf[:n], f.data[off:off+int64(n)]) {
+				t.Fatalf("read at %d: %d bytes, %v, or wrong bytes", off, n, err)
+			}
+		}
+	}
+	read(0, size/2)
+	time.Sleep(20 * time.Millisecond)
+	f.idle(t)
+
+	sweep := f.st.Open(store.S3("bucket", "session/raw/other.bin"), store.ObjectInfo{Size: int64(len(other)), ETag: otherETag})
+	big := make([]byte, len(other))
+	if n, err := sweep.ReadAt(context.Background(), big, 0); err != nil || !bytes.Equal(big[:n], other) {
+		t.Fatalf("reading the other object: %d bytes, %v, or wrong bytes", n, err)
+	}
+	sweep.Close()
+	f.idle(t)
+
+	f.srv.ResetLog()
+	read(size/2, size)
+	r.Close()
+	f.idle(t)
+	// Readahead asks for parts of its own size; a read that finds nothing
+	// cached or on its way fetches its whole extent.
+	var onDemand []string
+	for _, q := range f.srv.Requests() {
+		var from, to int64
+		if q.Op == "GetObject" && strings.HasSuffix(q.Key, "data.bin") {
+			if _, err := fmt.Sscanf(q.Range, "bytes=%d-%d", &from, &to); err == nil && to+1-from == readSize {
+				onDemand = append(onDemand, q.Range)
+			}
+		}
+	}
+	if len(onDemand) > 1 {
+		t.Errorf("after the sweep, %d reads fetched their own bytes (%v); readahead should resume after the first",
+			len(onDemand), onDemand)
+	}
+}
