@@ -18,6 +18,13 @@ import (
 // S3 server holding the sample, both over real HTTP; no local data.
 func onlineMount(t *testing.T) (*Mount, *fake.Server, *s3test.Server) {
 	t.Helper()
+	return onlineMountWith(t, s3test.Options{}, nil)
+}
+
+// onlineMountWith is onlineMount with the S3 server shaped by opts, and
+// prepare run on it before anything is mounted.
+func onlineMountWith(t *testing.T, opts s3test.Options, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
+	t.Helper()
 	requireFUSE(t)
 	const token = "cop_fs-online-test"
 	co, err := sample.CodeOcean(token)
@@ -28,9 +35,12 @@ func onlineMount(t *testing.T) (*Mount, *fake.Server, *s3test.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := s3test.NewServer(t, s3test.Options{})
+	srv := s3test.NewServer(t, opts)
 	if _, err := sample.LoadS3(srv); err != nil {
 		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(srv)
 	}
 	st := store.New(store.Options{S3: srv.Backend(t)})
 	t.Cleanup(func() { st.Close() })
