@@ -106,6 +106,9 @@ func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
 			tr.MaxIdleConns = 256
 			tr.MaxIdleConnsPerHost = 256
 		})),
+		// The SDK would print its own warnings (an instance-metadata probe
+		// off EC2, say) on stderr; what matters is logged here instead.
+		config.WithLogger(logging.Nop{}),
 	}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
