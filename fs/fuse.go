@@ -10,6 +10,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/aind/aindfs/store"
 )
 
 // This file adapts the Tree to go-fuse: one node type per kind of node
@@ -273,6 +275,18 @@ var _ = (fusefs.FileReader)((*fileHandle)(nil))
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	c, done := h.srv.context(ctx)
 	defer done()
+	if l, ok := h.r.(lender); ok {
+		lent, err := l.Lend(c, dest, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, h.srv.errno("read", h.path, c, err)
+		}
+		if lent.Len() == 0 {
+			// go-fuse sends an empty answer without calling Done.
+			lent.Release()
+			return fuse.ReadResultData(nil), 0
+		}
+		return lentResult{lent}, 0
+	}
 	n, err := h.r.ReadAt(c, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		// No partial answer: the kernel takes a short read for the end of
@@ -281,6 +295,34 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
+
+// lender is a Reader that can lend the bytes it reads out of its cache
+// instead of copying them into the request's buffer.
+type lender interface {
+	Lend(ctx context.Context, p []byte, off int64) (*store.Lent, error)
+}
+
+// lentResult answers a read with lent bytes: go-fuse writes them to the
+// kernel straight from the cache's blocks, in one writev, and calls Done
+// once they are written.
+type lentResult struct{ l *store.Lent }
+
+func (r lentResult) Size() int { return r.l.Len() }
+
+// Slices is what go-fuse looks for to write the answer from several
+// buffers without joining them first.
+func (r lentResult) Slices() ([][]byte, fuse.Status) { return r.l.Parts(), fuse.OK }
+
+// Bytes joins the parts, for a server that cannot write them as they are.
+func (r lentResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, p := range r.l.Parts() {
+		buf = append(buf, p...)
+	}
+	return buf, fuse.OK
+}
+
+func (r lentResult) Done() { r.l.Release() }
 
 var _ = (fusefs.FileReleaser)((*fileHandle)(nil))
 

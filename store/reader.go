@@ -278,26 +278,106 @@ func (r *Reader) Close() error {
 // ReadAt reads len(p) bytes at off, like io.ReaderAt: fewer bytes come
 // only with an error, io.EOF at the end of the object.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n, blocks, err := r.read(ctx, p, off)
+	if blocks != nil {
+		first := off / r.s.opts.BlockSize
+		for i, b := range blocks {
+			lo, hi := r.s.within(first+int64(i), b, off, off+int64(n))
+			copy(p[(first+int64(i))*r.s.opts.BlockSize+lo-off:], b.data[lo:hi])
+			r.s.cache.release(b)
+		}
+	}
+	return n, err
+}
+
+// Lent is bytes of an object lent out of the cache by Reader.Lend: they
+// stay valid, and their buffers out of the cache's reuse, until Release.
+type Lent struct {
+	c      *BlockCache
+	parts  [][]byte
+	blocks []*block
+	n      int
+}
+
+// Parts returns the bytes, in order, as slices of cached blocks (or of
+// the buffer given to Lend). They must not be modified.
+func (l *Lent) Parts() [][]byte { return l.parts }
+
+// Len returns the number of bytes lent.
+func (l *Lent) Len() int { return l.n }
+
+// Release gives the bytes back; Parts must not be used after it. A second
+// call does nothing.
+func (l *Lent) Release() {
+	for _, b := range l.blocks {
+		l.c.release(b)
+	}
+	l.blocks, l.parts = nil, nil
+}
+
+// Lend reads len(p) bytes at off as ReadAt does, but lends the bytes of
+// cached objects out of their blocks instead of copying them into p: a
+// server that writes them straight to its client saves a copy. Reads that
+// bypass the cache (local files) fill p and lend that. On an error other
+// than io.EOF nothing is lent.
+func (r *Reader) Lend(ctx context.Context, p []byte, off int64) (*Lent, error) {
+	n, blocks, err := r.read(ctx, p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		for _, b := range blocks {
+			r.s.cache.release(b)
+		}
+		return nil, err
+	}
+	l := &Lent{c: r.s.cache, n: n}
+	if blocks == nil {
+		l.parts = [][]byte{p[:n]}
+		return l, err
+	}
+	first := off / r.s.opts.BlockSize
+	l.blocks = blocks
+	l.parts = make([][]byte, 0, len(blocks))
+	for i, b := range blocks {
+		lo, hi := r.s.within(first+int64(i), b, off, off+int64(n))
+		if hi > lo {
+			l.parts = append(l.parts, b.data[lo:hi:hi])
+		}
+	}
+	return l, err
+}
+
+// within returns the part [lo, hi) of block index b that lies in [off, end).
+func (s *Store) within(index int64, b *block, off, end int64) (lo, hi int64) {
+	start := index * s.opts.BlockSize
+	lo = max(off, start) - start
+	hi = max(lo, min(end-start, int64(len(b.data))))
+	return lo, hi
+}
+
+// read reads len(p) bytes at off: into p when the object bypasses the
+// cache, or else as the referenced blocks covering [off, off+n), which the
+// caller releases. Fewer than len(p) bytes come only with an error.
+func (r *Reader) read(ctx context.Context, p []byte, off int64) (n int, blocks []*block, err error) {
 	if off < 0 {
-		return 0, fmt.Errorf("read %s: negative offset %d", r.obj, off)
+		return 0, nil, fmt.Errorf("read %s: negative offset %d", r.obj, off)
 	}
 	info, err := r.prepare(ctx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if info.Dir {
-		return 0, fmt.Errorf("read %s: is a folder", r.obj)
+		return 0, nil, fmt.Errorf("read %s: is a folder", r.obj)
 	}
 	if off >= info.Size {
-		return 0, io.EOF
+		return 0, nil, io.EOF
 	}
 	end := min(off+int64(len(p)), info.Size)
-	q := p[:end-off]
-	var n int
 	if r.cached {
-		n, err = r.readCached(ctx, q, off, info)
+		blocks, err = r.readCached(ctx, off, end, info)
+		if len(blocks) > 0 {
+			n = int(min(end, (off/r.s.opts.BlockSize+int64(len(blocks)))*r.s.opts.BlockSize) - off)
+		}
 	} else {
-		n, err = r.readDirect(ctx, q, off, info)
+		n, err = r.readDirect(ctx, p[:end-off], off, info)
 	}
 	r.s.served.Add(int64(n))
 	if err != nil {
@@ -308,12 +388,12 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 			}
 			r.mu.Unlock()
 		}
-		return n, err
+		return n, blocks, err
 	}
 	if n < len(p) {
-		return n, io.EOF
+		return n, blocks, io.EOF
 	}
-	return n, nil
+	return n, blocks, nil
 }
 
 // prepare checks that the reader may read and learns the object's ETag
@@ -362,28 +442,33 @@ type slot struct {
 	p     *pendingBlock
 }
 
-func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info ObjectInfo) (int, error) {
+// readCached returns the blocks holding [off, end), referenced, waiting
+// for those on their way. On failure it returns those it has, from the
+// first on.
+func (r *Reader) readCached(ctx context.Context, off, end int64, info ObjectInfo) ([]*block, error) {
 	s := r.s
+	bs := s.opts.BlockSize
 	r.mu.Lock()
-	r.pf.observe(off, int64(len(p)), s.windowCap())
+	r.pf.observe(off, end-off, s.windowCap())
 	r.mu.Unlock()
 
-	var n int
+	var blocks []*block
 	for attempt := 0; ; attempt++ {
-		slots, fetches := s.plan(r, info, off+int64(n), off+int64(len(p)))
+		from := max(off, (off/bs+int64(len(blocks)))*bs)
+		slots, fetches := s.plan(r, info, from, end)
 		if attempt == 0 {
 			if len(fetches) > 0 {
 				r.mu.Lock()
-				r.pf.missed(off + int64(len(p)))
+				r.pf.missed(end)
 				r.mu.Unlock()
 			}
 			fetches = append(fetches, r.refill()...)
 		}
 		s.start(fetches, r.obj, info)
-		m, err := s.copyOut(ctx, slots, p[n:], off+int64(n))
-		n += m
+		var err error
+		blocks, err = s.collect(ctx, slots, blocks)
 		if err == nil {
-			return n, nil
+			return blocks, nil
 		}
 		// The fetch this read joined was cancelled by the reader that
 		// started it, or the Store was closed: try again on our own.
@@ -394,9 +479,9 @@ func (r *Reader) readCached(ctx context.Context, p []byte, off int64, info Objec
 		case s.closed.Load():
 			err = fmt.Errorf("read %s: %w", r.obj, ErrClosed)
 		case ctx.Err() != nil && err == ctx.Err():
-			err = fmt.Errorf("read %s at %d: %w", r.obj, off+int64(n), err)
+			err = fmt.Errorf("read %s at %d: %w", r.obj, max(off, (off/bs+int64(len(blocks)))*bs), err)
 		}
-		return n, err
+		return blocks, err
 	}
 }
 
@@ -627,13 +712,9 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 	ok = true
 }
 
-// copyOut copies the blocks of slots into p, which starts at off, waiting
-// for those on their way. On failure it lets go of the blocks it did not
-// reach.
-func (s *Store) copyOut(ctx context.Context, slots []slot, p []byte, off int64) (int, error) {
-	c := s.cache
-	bs := s.opts.BlockSize
-	n := 0
+// collect appends the blocks of slots to blocks, waiting for those on
+// their way. On failure it lets go of the slots it did not reach.
+func (s *Store) collect(ctx context.Context, slots []slot, blocks []*block) ([]*block, error) {
 	for i := range slots {
 		sl := slots[i]
 		b := sl.blk
@@ -642,21 +723,17 @@ func (s *Store) copyOut(ctx context.Context, slots []slot, p []byte, off int64) 
 			case <-sl.p.done:
 			case <-ctx.Done():
 				s.abandon(slots[i:])
-				return n, ctx.Err()
+				return blocks, ctx.Err()
 			}
 			if sl.p.err != nil {
 				s.abandon(slots[i+1:])
-				return n, sl.p.err
+				return blocks, sl.p.err
 			}
 			b = sl.p.blk
 		}
-		start := sl.index * bs
-		lo := max(off+int64(n), start) - start
-		m := copy(p[n:], b.data[lo:])
-		n += m
-		c.release(b)
+		blocks = append(blocks, b)
 	}
-	return n, nil
+	return blocks, nil
 }
 
 // abandon lets go of slots a read no longer needs.

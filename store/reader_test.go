@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -544,4 +546,95 @@ func TestSequentialReaderResumesAfterEviction(t *testing.T) {
 		t.Errorf("after the sweep, %d reads fetched their own bytes (%v); readahead should resume after the first",
 			len(onDemand), onDemand)
 	}
+}
+
+func TestLend(t *testing.T) {
+	const size, bs = 100_000, 16 << 10
+	f := newFixture(t, size, store.Options{BlockSize: bs, CacheBytes: 4 * bs})
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	ctx := context.Background()
+	joined := func(l *store.Lent) []byte {
+		var out []byte
+		for _, part := range l.Parts() {
+			out = append(out, part...)
+		}
+		return out
+	}
+	tests := []struct {
+		off     int64
+		n       int
+		wantN   int
+		wantErr error
+	}{
+		{0, 100, 100, nil},
+		{bs - 10, 3 * bs, 3 * bs, nil}, // across four blocks
+		{2 * bs, bs, bs, nil},          // exactly one block
+		{size - 10, 100, 10, io.EOF},
+		{size, 10, 0, io.EOF},
+	}
+	for _, tt := range tests {
+		l, err := r.Lend(ctx, make([]byte, tt.n), tt.off)
+		if l == nil || l.Len() != tt.wantN || err != tt.wantErr {
+			t.Errorf("Lend(%d bytes at %d) = %v, %v; want %d bytes, %v", tt.n, tt.off, l, err, tt.wantN, tt.wantErr)
+			continue
+		}
+		if got := joined(l); !bytes.Equal(got, f.data[tt.off:tt.off+int64(tt.wantN)]) {
+			t.Errorf("Lend(%d bytes at %d): %d bytes, differing from the object's", tt.n, tt.off, len(got))
+		}
+		l.Release()
+		l.Release()
+	}
+	if st := f.st.Stats(); st.BufferBytes != st.CachedBytes {
+		t.Errorf("after every Release, %d bytes of buffers held for %d cached", st.BufferBytes, st.CachedBytes)
+	}
+
+	// Lent bytes stay put while the rest of the object goes through the
+	// cache, evicting their blocks.
+	l, err := r.Lend(ctx, make([]byte, 2*bs), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadAt(ctx, make([]byte, size-2*bs), 2*bs); err != nil {
+		t.Fatal(err)
+	}
+	f.idle(t)
+	if st := f.st.Stats(); st.BufferBytes <= st.CachedBytes {
+		t.Errorf("%d bytes of buffers for %d cached: the lent blocks should be evicted and still held", st.BufferBytes, st.CachedBytes)
+	}
+	if got := joined(l); !bytes.Equal(got, f.data[:2*bs]) {
+		t.Error("lent bytes changed when their blocks were evicted")
+	}
+	l.Release()
+	if st := f.st.Stats(); st.BufferBytes != st.CachedBytes {
+		t.Errorf("after Release, %d bytes of buffers held for %d cached", st.BufferBytes, st.CachedBytes)
+	}
+	if _, err := r.Lend(ctx, make([]byte, 1), -1); err == nil {
+		t.Error("Lend at a negative offset: no error")
+	}
+}
+
+func TestLendLocal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.bin")
+	data := randomBytes(50_000, 5)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(store.Options{})
+	defer s.Close()
+	info, err := s.Stat(context.Background(), store.Local(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Open(store.Local(path), info)
+	defer r.Close()
+	buf := make([]byte, 1000)
+	l, err := r.Lend(context.Background(), buf, 49_500)
+	if err != io.EOF || l.Len() != 500 || len(l.Parts()) != 1 || !bytes.Equal(l.Parts()[0], data[49_500:]) {
+		t.Fatalf("Lend of a local file's last 500 bytes: %v, %d bytes", err, l.Len())
+	}
+	if &l.Parts()[0][0] != &buf[0] {
+		t.Error("a local read lends something other than the buffer it was given")
+	}
+	l.Release()
 }
