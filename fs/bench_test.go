@@ -97,10 +97,24 @@ func BenchmarkMount(b *testing.B) {
 		seqPath := filepath.Join(raw, "ecephys", "sequential.bin")
 		waitIdle(srv)
 		before, bytesBefore := srv.Count(""), srv.BytesSent("GetObject")
+		stopWatch := watchActive(srv)
 		cold := readSequential(b, seqPath, seqData)
+		mountConc, mountPart := stopWatch()
 		report("mount cold sequential read, fresh mount:  %6.0f MB/s, %d requests, %.2f x the bytes; ratio to best direct (%s) %.2f",
 			cold/1e6, srv.Count("")-before, float64(srv.BytesSent("GetObject")-bytesBefore)/benchSize, bestShape, cold/best)
 		b.ReportMetric(cold/best, "cold/direct")
+
+		// The same download at the mount's own concurrency: as many GETs
+		// in flight as the mount had at most, of the size it used most.
+		// For scale only: the target is against the best direct download.
+		dst = make([]byte, benchSize)
+		copy(dst, seqData)
+		waitIdle(srv)
+		same := benchSize / directDownload(b, client, prefix+"sequential.bin", dst, mountConc, mountPart).Seconds()
+		dst = nil
+		report("direct download at the mount's concurrency (%d GETs of %d MiB): %6.0f MB/s; mount cold / that %.2f",
+			mountConc, mountPart>>20, same/1e6, cold/same)
+		b.ReportMetric(cold/same, "cold/direct-same-conc")
 
 		// Warm re-reads: from the kernel's page cache, then, with the
 		// pages dropped, from the block cache; no request either way.
@@ -336,6 +350,45 @@ func randomBytes(n int, seed byte) []byte {
 func waitIdle(srv *s3test.Server) {
 	for srv.Active() > 0 {
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// watchActive samples the requests the server is answering until the
+// returned function is called, which returns the most seen at once and the
+// most common length of the GETs that arrived meanwhile (rounded to MiB).
+func watchActive(srv *s3test.Server) func() (peak, part int) {
+	from := len(srv.Requests())
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		most := 0
+		for {
+			most = max(most, srv.Active())
+			select {
+			case <-stop:
+				done <- most
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() (int, int) {
+		close(stop)
+		peak := <-done
+		lengths := map[int]int{}
+		for _, q := range srv.Requests()[from:] {
+			var first, last int
+			if _, err := fmt.Sscanf(q.Range, "bytes=%d-%d", &first, &last); err == nil {
+				lengths[(last+1-first+(1<<19))>>20<<20]++
+			}
+		}
+		part, seen := 1<<20, 0
+		for l, n := range lengths {
+			if n > seen || n == seen && l > part {
+				part, seen = max(l, 1<<20), n
+			}
+		}
+		return max(peak, 1), part
 	}
 }
 

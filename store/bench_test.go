@@ -88,6 +88,7 @@ func BenchmarkStore(b *testing.B) {
 		cold := map[int]float64{}
 		coldGets := map[int]int{}
 		var st *store.Store
+		var storeConc, storePart int // the store's GETs in flight, and their usual length
 		for range 3 {
 			bestRate = max(bestRate, benchSize/directDownload(b, client, dst, best.conc, best.part).Seconds())
 			for _, inflight := range []int{1, 4} {
@@ -95,10 +96,14 @@ func BenchmarkStore(b *testing.B) {
 					st.Close()
 				}
 				st = store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize + benchSize/2})
+				waitIdle(srv)
 				before := srv.Count("GetObject")
+				stopWatch := watchActive(srv)
 				start := time.Now()
 				sequentialRead(b, ctx, st.Open(obj, info), nil, inflight)
-				if rate := benchSize / time.Since(start).Seconds(); rate > cold[inflight] {
+				rate := benchSize / time.Since(start).Seconds()
+				storeConc, storePart = stopWatch()
+				if rate > cold[inflight] {
 					cold[inflight], coldGets[inflight] = rate, srv.Count("GetObject")-before
 				}
 			}
@@ -109,6 +114,13 @@ func BenchmarkStore(b *testing.B) {
 				inflight, cold[inflight]/1e6, coldGets[inflight], cold[inflight]/bestRate)
 			b.ReportMetric(cold[inflight]/bestRate, fmt.Sprintf("cold%d/direct", inflight))
 		}
+		// For scale, not the target: the direct download with as many GETs
+		// in flight as the store had at most, of the length it used most.
+		waitIdle(srv)
+		same := benchSize / directDownload(b, client, dst, storeConc, storePart).Seconds()
+		report("direct download at the store's concurrency (%d GETs of %d MiB): %6.0f MB/s; store cold (4 in flight) / that %.2f",
+			storeConc, storePart>>20, same/1e6, cold[4]/same)
+		b.ReportMetric(cold[4]/same, "cold4/direct-same-conc")
 
 		// Warm re-read of the last store's object: no request at all.
 		// (Wait for the server to finish the cold read's last answers.)
@@ -197,6 +209,45 @@ func BenchmarkStore(b *testing.B) {
 				rssCache>>20, env, m.RSS>>20, (m.RSS-rssCache)>>20, m.Buffers>>20, m.GoSys>>20)
 			b.ReportMetric(float64(m.RSS-rssCache)/(1<<20), "rss-over-cache-MiB("+env+")")
 		}
+	}
+}
+
+// watchActive samples the requests the server is answering until the
+// returned function is called, which returns the most seen at once and the
+// most common length of the GETs that arrived meanwhile (rounded to MiB).
+func watchActive(srv *s3test.Server) func() (peak, part int) {
+	from := len(srv.Requests())
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		most := 0
+		for {
+			most = max(most, srv.Active())
+			select {
+			case <-stop:
+				done <- most
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() (int, int) {
+		close(stop)
+		peak := <-done
+		lengths := map[int]int{}
+		for _, q := range srv.Requests()[from:] {
+			var first, last int
+			if _, err := fmt.Sscanf(q.Range, "bytes=%d-%d", &first, &last); err == nil {
+				lengths[(last+1-first+(1<<19))>>20<<20]++
+			}
+		}
+		part, seen := 1<<20, 0
+		for l, n := range lengths {
+			if n > seen || n == seen && l > part {
+				part, seen = max(l, 1<<20), n
+			}
+		}
+		return max(peak, 1), part
 	}
 }
 

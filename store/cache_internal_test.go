@@ -132,8 +132,8 @@ func TestPrefetcherKeepsPartsInFlight(t *testing.T) {
 		pf.requested(to, to-from)
 		parts = append(parts, to-from)
 	}
-	if len(parts) != 16 || parts[0] != 16*mib {
-		t.Fatalf("parts %v, want 16 of 16 MiB", parts)
+	if len(parts) != 32 || parts[0] != 8*mib {
+		t.Fatalf("parts %v, want 32 of 8 MiB", parts)
 	}
 	// One arrives: one more may go.
 	pf.arrived(16 * mib)

@@ -23,8 +23,8 @@ const (
 	DefaultPartSize = 16 << 20
 	// DefaultMaxReadahead is the most readahead one reader keeps in
 	// flight: at about 100 MB/s per response, 32 parts of 16 MiB fill a
-	// 25 Gb/s link. In practice half the cache, shared among the open
-	// readers, is the limit (see Store.windowCap).
+	// 25 Gb/s link. In practice a quarter of the cache, shared among the
+	// open readers, is the limit (see Store.windowCap).
 	DefaultMaxReadahead = 1 << 30
 	// DefaultMaxInflightBytes bounds the readahead requested and not yet
 	// received, across all readers. It is network, not memory: bytes take
@@ -48,8 +48,9 @@ type Options struct {
 	// they count against CacheBytes.
 	MaxInflightBytes int64
 	// MaxReadahead bounds one reader's readahead window; default 1 GiB.
-	// The Store lowers it so that the windows of all open readers fit in
-	// half the cache.
+	// The Store lowers it to a quarter of the cache shared among the open
+	// readers, so that readahead, which runs up to twice the window ahead,
+	// never fills more than half the cache.
 	MaxReadahead int64
 	// PartSize is the largest readahead GET; default 16 MiB.
 	PartSize int64
