@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,7 +106,7 @@ func BenchmarkMount(b *testing.B) {
 		b.ReportMetric(cold/best, "cold/direct")
 
 		// The same download at the mount's own concurrency: as many GETs
-		// in flight as the mount had at most, of the size it used most.
+		// in flight as the mount usually had, of the size it used most.
 		// For scale only: the target is against the best direct download.
 		dst = make([]byte, benchSize)
 		copy(dst, seqData)
@@ -353,20 +354,24 @@ func waitIdle(srv *s3test.Server) {
 	}
 }
 
-// watchActive samples the requests the server is answering until the
-// returned function is called, which returns the most seen at once and the
-// most common length of the GETs that arrived meanwhile (rounded to MiB).
-func watchActive(srv *s3test.Server) func() (peak, part int) {
+// watchActive samples, every millisecond, how many requests the server
+// is answering, until the returned function is called. That returns the
+// median of the samples taken while any was (the usual concurrency; the
+// peak is a moment of readahead growing) and the most common length of
+// the GETs that arrived meanwhile, rounded to MiB.
+func watchActive(srv *s3test.Server) func() (conc, part int) {
 	from := len(srv.Requests())
 	stop := make(chan struct{})
-	done := make(chan int)
+	done := make(chan []int)
 	go func() {
-		most := 0
+		var seen []int
 		for {
-			most = max(most, srv.Active())
+			if n := srv.Active(); n > 0 {
+				seen = append(seen, n)
+			}
 			select {
 			case <-stop:
-				done <- most
+				done <- seen
 				return
 			case <-time.After(time.Millisecond):
 			}
@@ -374,7 +379,12 @@ func watchActive(srv *s3test.Server) func() (peak, part int) {
 	}()
 	return func() (int, int) {
 		close(stop)
-		peak := <-done
+		seen := <-done
+		conc := 1
+		if len(seen) > 0 {
+			slices.Sort(seen)
+			conc = seen[len(seen)/2]
+		}
 		lengths := map[int]int{}
 		for _, q := range srv.Requests()[from:] {
 			var first, last int
@@ -382,13 +392,13 @@ func watchActive(srv *s3test.Server) func() (peak, part int) {
 				lengths[(last+1-first+(1<<19))>>20<<20]++
 			}
 		}
-		part, seen := 1<<20, 0
+		part, most := 1<<20, 0
 		for l, n := range lengths {
-			if n > seen || n == seen && l > part {
-				part, seen = max(l, 1<<20), n
+			if n > most || n == most && l > part {
+				part, most = max(l, 1<<20), n
 			}
 		}
-		return max(peak, 1), part
+		return conc, part
 	}
 }
 

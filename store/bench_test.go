@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,7 +116,7 @@ func BenchmarkStore(b *testing.B) {
 			b.ReportMetric(cold[inflight]/bestRate, fmt.Sprintf("cold%d/direct", inflight))
 		}
 		// For scale, not the target: the direct download with as many GETs
-		// in flight as the store had at most, of the length it used most.
+		// in flight as the store usually had, of the length it used most.
 		waitIdle(srv)
 		same := benchSize / directDownload(b, client, dst, storeConc, storePart).Seconds()
 		report("direct download at the store's concurrency (%d GETs of %d MiB): %6.0f MB/s; store cold (4 in flight) / that %.2f",
@@ -212,20 +213,24 @@ func BenchmarkStore(b *testing.B) {
 	}
 }
 
-// watchActive samples the requests the server is answering until the
-// returned function is called, which returns the most seen at once and the
-// most common length of the GETs that arrived meanwhile (rounded to MiB).
-func watchActive(srv *s3test.Server) func() (peak, part int) {
+// watchActive samples, every millisecond, how many requests the server
+// is answering, until the returned function is called. That returns the
+// median of the samples taken while any was (the usual concurrency; the
+// peak is a moment of readahead growing) and the most common length of
+// the GETs that arrived meanwhile, rounded to MiB.
+func watchActive(srv *s3test.Server) func() (conc, part int) {
 	from := len(srv.Requests())
 	stop := make(chan struct{})
-	done := make(chan int)
+	done := make(chan []int)
 	go func() {
-		most := 0
+		var seen []int
 		for {
-			most = max(most, srv.Active())
+			if n := srv.Active(); n > 0 {
+				seen = append(seen, n)
+			}
 			select {
 			case <-stop:
-				done <- most
+				done <- seen
 				return
 			case <-time.After(time.Millisecond):
 			}
@@ -233,7 +238,12 @@ func watchActive(srv *s3test.Server) func() (peak, part int) {
 	}()
 	return func() (int, int) {
 		close(stop)
-		peak := <-done
+		seen := <-done
+		conc := 1
+		if len(seen) > 0 {
+			slices.Sort(seen)
+			conc = seen[len(seen)/2]
+		}
 		lengths := map[int]int{}
 		for _, q := range srv.Requests()[from:] {
 			var first, last int
@@ -241,13 +251,13 @@ func watchActive(srv *s3test.Server) func() (peak, part int) {
 				lengths[(last+1-first+(1<<19))>>20<<20]++
 			}
 		}
-		part, seen := 1<<20, 0
+		part, most := 1<<20, 0
 		for l, n := range lengths {
-			if n > seen || n == seen && l > part {
-				part, seen = max(l, 1<<20), n
+			if n > most || n == most && l > part {
+				part, most = max(l, 1<<20), n
 			}
 		}
-		return max(peak, 1), part
+		return conc, part
 	}
 }
 
