@@ -92,9 +92,12 @@ func (pf *prefetcher) next(size int64) (from, to int64, ok bool) {
 	if pf.window <= 0 || pf.inflight >= pf.window {
 		return 0, 0, false
 	}
-	// A window cut into 32 parts: a single S3 answer streams at about
-	// 100 MB/s, so the link fills only with many GETs at once.
-	part := min(pf.maxPart, max(pf.window/32, 4*pf.blockSize))
+	// A wide window is cut into 32 parts: a single S3 answer streams at
+	// about 100 MB/s, so the link fills only with many GETs at once. A
+	// narrow one (a stream just starting, or one of many) is cut into
+	// parts of at least the first window, so that a stream that stops
+	// early has only a few GETs to cancel.
+	part := min(pf.maxPart, max(pf.window/32, pf.minWindow))
 	part -= part % pf.blockSize
 	from = max(pf.issued, pf.end)
 	if from >= min(pf.end+2*pf.window, size) {
