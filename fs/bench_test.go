@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,9 +95,9 @@ func BenchmarkMount(b *testing.B) {
 		// a fresh mount, whose block buffers are all new memory, and then of
 		// another file, in a mount whose buffers are in use (the steady state).
 		seqPath := filepath.Join(raw, "ecephys", "sequential.bin")
-		waitIdle(srv)
+		srv.WaitIdle()
 		before, bytesBefore := srv.Count(""), srv.BytesSent("GetObject")
-		stopWatch := watchActive(srv)
+		stopWatch := srv.WatchActive()
 		cold := readSequential(b, seqPath, seqData)
 		mountConc, mountPart := stopWatch()
 		report("mount cold sequential read, fresh mount:  %6.0f MB/s, %d requests, %.2f x the bytes; ratio to best direct (%s) %.2f",
@@ -110,7 +109,7 @@ func BenchmarkMount(b *testing.B) {
 		// For scale only: the target is against the best direct download.
 		dst = make([]byte, benchSize)
 		copy(dst, seqData)
-		waitIdle(srv)
+		srv.WaitIdle()
 		same := benchSize / directDownload(b, client, prefix+"sequential.bin", dst, mountConc, mountPart).Seconds()
 		dst = nil
 		report("direct download at the mount's concurrency (%d GETs of %d MiB): %6.0f MB/s; mount cold / that %.2f",
@@ -119,7 +118,7 @@ func BenchmarkMount(b *testing.B) {
 
 		// Warm re-reads: from the kernel's page cache, then, with the
 		// pages dropped, from the block cache; no request either way.
-		waitIdle(srv)
+		srv.WaitIdle()
 		before = srv.Count("")
 		warm := readSequential(b, seqPath, seqData)
 		pageRequests := srv.Count("") - before
@@ -133,7 +132,7 @@ func BenchmarkMount(b *testing.B) {
 		b.ReportMetric(warmBlocks/cold, "warm-blocks/cold")
 		b.ReportMetric(float64(pageRequests+blockRequests), "warm-requests")
 
-		waitIdle(srv)
+		srv.WaitIdle()
 		before = srv.Count("")
 		steady := readSequential(b, filepath.Join(raw, "ecephys", "second.bin"), seqData)
 		report("mount cold sequential read, mount in use: %6.0f MB/s, %d requests; ratio to best direct %.2f",
@@ -149,7 +148,7 @@ func BenchmarkMount(b *testing.B) {
 			offs[i] = int64(slot)<<20 + rng.Int64N(1<<20-benchRandSize)
 		}
 		start := time.Now()
-		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+		s3test.Parallel(benchRandConc, benchRandSize, offs, func(buf []byte, off int64) {
 			out, err := client.GetObject(ctx, &s3.GetObjectInput{
 				Bucket: aws.String(benchBucket), Key: aws.String(prefix + "random.bin"),
 				Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+benchRandSize-1)),
@@ -168,12 +167,12 @@ func BenchmarkMount(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		waitIdle(srv)
+		srv.WaitIdle()
 		bytesBefore = srv.BytesSent("GetObject")
 		var bad atomic.Int64
 		readAll := func() float64 {
 			start := time.Now()
-			parallel(benchRandConc, offs, func(buf []byte, off int64) {
+			s3test.Parallel(benchRandConc, benchRandSize, offs, func(buf []byte, off int64) {
 				if _, err := f.ReadAt(buf, off); err != nil || !bytes.Equal(buf, rndData[off:off+benchRandSize]) {
 					bad.Add(1)
 				}
@@ -181,7 +180,7 @@ func BenchmarkMount(b *testing.B) {
 			return benchRandReads / time.Since(start).Seconds()
 		}
 		mountIOPS := readAll()
-		waitIdle(srv)
+		srv.WaitIdle()
 		amp := float64(srv.BytesSent("GetObject")-bytesBefore) / (benchRandReads * benchRandSize)
 		report("random 256 KiB reads x%d: direct %5.0f IOPS, mount %5.0f IOPS, ratio %.2f; fetched/read %.2f",
 			benchRandConc, directIOPS, mountIOPS, mountIOPS/directIOPS, amp)
@@ -207,7 +206,7 @@ func BenchmarkMount(b *testing.B) {
 			keys += len(page.Contents)
 		}
 		direct := time.Since(start)
-		waitIdle(srv)
+		srv.WaitIdle()
 		before = srv.Count("")
 		lsTime, lines := lsLong(b, filepath.Join(raw, "many"))
 		lsRequests := srv.Count("") - before
@@ -346,62 +345,6 @@ func randomBytes(n int, seed byte) []byte {
 	return data
 }
 
-// waitIdle waits until the server has no request in progress, so that
-// counts taken next are not those of readahead still arriving.
-func waitIdle(srv *s3test.Server) {
-	for srv.Active() > 0 {
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// watchActive samples, every millisecond, how many requests the server
-// is answering, until the returned function is called. That returns the
-// median of the samples taken while any was (the usual concurrency; the
-// peak is a moment of readahead growing) and the most common length of
-// the GETs that arrived meanwhile, rounded to MiB.
-func watchActive(srv *s3test.Server) func() (conc, part int) {
-	from := len(srv.Requests())
-	stop := make(chan struct{})
-	done := make(chan []int)
-	go func() {
-		var seen []int
-		for {
-			if n := srv.Active(); n > 0 {
-				seen = append(seen, n)
-			}
-			select {
-			case <-stop:
-				done <- seen
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
-	return func() (int, int) {
-		close(stop)
-		seen := <-done
-		conc := 1
-		if len(seen) > 0 {
-			slices.Sort(seen)
-			conc = seen[len(seen)/2]
-		}
-		lengths := map[int]int{}
-		for _, q := range srv.Requests()[from:] {
-			var first, last int
-			if _, err := fmt.Sscanf(q.Range, "bytes=%d-%d", &first, &last); err == nil {
-				lengths[(last+1-first+(1<<19))>>20<<20]++
-			}
-		}
-		part, most := 1<<20, 0
-		for l, n := range lengths {
-			if n > most || n == most && l > part {
-				part, most = max(l, 1<<20), n
-			}
-		}
-		return conc, part
-	}
-}
-
 // readSequential reads the file from start to end with 1 MiB reads, checks
 // the bytes, and returns the rate in bytes per second.
 func readSequential(b *testing.B, path string, want []byte) float64 {
@@ -458,54 +401,11 @@ func lsLong(b *testing.B, dir string) (time.Duration, int) {
 	return time.Since(start), bytes.Count(out.Bytes(), []byte("\n"))
 }
 
-// directDownload fetches the whole object with conc workers taking parts
-// of part bytes in order, and returns how long it took.
+// directDownload fetches key with conc ranged GETs of part bytes into dst.
 func directDownload(b *testing.B, client *s3.Client, key string, dst []byte, conc, part int) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for {
-				off := next.Add(int64(part)) - int64(part)
-				if off >= int64(len(dst)) {
-					return
-				}
-				end := min(off+int64(part), int64(len(dst)))
-				out, err := client.GetObject(context.Background(), &s3.GetObjectInput{
-					Bucket: aws.String(benchBucket), Key: aws.String(key),
-					Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, end-1)),
-				})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if _, err := io.ReadFull(out.Body, dst[off:end]); err != nil {
-					b.Error(err)
-				}
-				out.Body.Close()
-			}
-		})
+	d, err := s3test.DirectDownload(context.Background(), client, benchBucket, key, dst, conc, part)
+	if err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
-	return time.Since(start)
-}
-
-// parallel calls read for each offset, conc at a time.
-func parallel(conc int, offs []int64, read func(buf []byte, off int64)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			buf := make([]byte, benchRandSize)
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(offs)) {
-					return
-				}
-				read(buf, offs[i])
-			}
-		})
-	}
-	wg.Wait()
+	return d
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,9 +96,9 @@ func BenchmarkStore(b *testing.B) {
 					st.Close()
 				}
 				st = store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize + benchSize/2})
-				waitIdle(srv)
+				srv.WaitIdle()
 				before := srv.Count("GetObject")
-				stopWatch := watchActive(srv)
+				stopWatch := srv.WatchActive()
 				start := time.Now()
 				sequentialRead(b, ctx, st.Open(obj, info), nil, inflight)
 				rate := benchSize / time.Since(start).Seconds()
@@ -117,7 +116,7 @@ func BenchmarkStore(b *testing.B) {
 		}
 		// For scale, not the target: the direct download with as many GETs
 		// in flight as the store usually had, of the length it used most.
-		waitIdle(srv)
+		srv.WaitIdle()
 		same := benchSize / directDownload(b, client, dst, storeConc, storePart).Seconds()
 		report("direct download at the store's concurrency (%d GETs of %d MiB): %6.0f MB/s; store cold (4 in flight) / that %.2f",
 			storeConc, storePart>>20, same/1e6, cold[4]/same)
@@ -125,7 +124,7 @@ func BenchmarkStore(b *testing.B) {
 
 		// Warm re-read of the last store's object: no request at all.
 		// (Wait for the server to finish the cold read's last answers.)
-		waitIdle(srv)
+		srv.WaitIdle()
 		before := srv.Count("")
 		start := time.Now()
 		sequentialRead(b, ctx, st.Open(obj, info), nil, 4)
@@ -151,7 +150,7 @@ func BenchmarkStore(b *testing.B) {
 			offs[i] = int64(slot)<<20 + rng.Int64N(1<<20-benchRandSize-store.DefaultBlockSize)
 		}
 		start = time.Now()
-		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+		s3test.Parallel(benchRandConc, benchRandSize, offs, func(buf []byte, off int64) {
 			out, err := client.GetObject(ctx, &s3.GetObjectInput{
 				Bucket: aws.String("bench"), Key: aws.String("big.bin"),
 				Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+benchRandSize-1)),
@@ -168,7 +167,7 @@ func BenchmarkStore(b *testing.B) {
 		st = store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize})
 		r := st.Open(obj, info)
 		start = time.Now()
-		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+		s3test.Parallel(benchRandConc, benchRandSize, offs, func(buf []byte, off int64) {
 			if _, err := r.ReadAt(ctx, buf, off); err != nil {
 				b.Error(err)
 			}
@@ -181,11 +180,11 @@ func BenchmarkStore(b *testing.B) {
 		b.ReportMetric(storeIOPS/directIOPS, "random/direct")
 		b.ReportMetric(amp, "fetched/read")
 
-		waitIdle(srv)
+		srv.WaitIdle()
 		before = srv.Count("")
 		start = time.Now()
 		var bad atomic.Int64
-		parallel(benchRandConc, offs, func(buf []byte, off int64) {
+		s3test.Parallel(benchRandConc, benchRandSize, offs, func(buf []byte, off int64) {
 			if _, err := r.ReadAt(ctx, buf, off); err != nil || !bytes.Equal(buf, data[off:off+benchRandSize]) {
 				bad.Add(1)
 			}
@@ -211,94 +210,6 @@ func BenchmarkStore(b *testing.B) {
 			b.ReportMetric(float64(m.RSS-rssCache)/(1<<20), "rss-over-cache-MiB("+env+")")
 		}
 	}
-}
-
-// watchActive samples, every millisecond, how many requests the server
-// is answering, until the returned function is called. That returns the
-// median of the samples taken while any was (the usual concurrency; the
-// peak is a moment of readahead growing) and the most common length of
-// the GETs that arrived meanwhile, rounded to MiB.
-func watchActive(srv *s3test.Server) func() (conc, part int) {
-	from := len(srv.Requests())
-	stop := make(chan struct{})
-	done := make(chan []int)
-	go func() {
-		var seen []int
-		for {
-			if n := srv.Active(); n > 0 {
-				seen = append(seen, n)
-			}
-			select {
-			case <-stop:
-				done <- seen
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
-	return func() (int, int) {
-		close(stop)
-		seen := <-done
-		conc := 1
-		if len(seen) > 0 {
-			slices.Sort(seen)
-			conc = seen[len(seen)/2]
-		}
-		lengths := map[int]int{}
-		for _, q := range srv.Requests()[from:] {
-			var first, last int
-			if _, err := fmt.Sscanf(q.Range, "bytes=%d-%d", &first, &last); err == nil {
-				lengths[(last+1-first+(1<<19))>>20<<20]++
-			}
-		}
-		part, most := 1<<20, 0
-		for l, n := range lengths {
-			if n > most || n == most && l > part {
-				part, most = max(l, 1<<20), n
-			}
-		}
-		return conc, part
-	}
-}
-
-// waitIdle waits until the server has no request in progress.
-func waitIdle(srv *s3test.Server) {
-	for srv.Active() > 0 {
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// directDownload fetches the whole object with conc workers taking parts
-// of part bytes in order, and returns how long it took.
-func directDownload(b *testing.B, client *s3.Client, dst []byte, conc, part int) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for {
-				off := next.Add(int64(part)) - int64(part)
-				if off >= int64(len(dst)) {
-					return
-				}
-				end := min(off+int64(part), int64(len(dst)))
-				out, err := client.GetObject(context.Background(), &s3.GetObjectInput{
-					Bucket: aws.String("bench"), Key: aws.String("big.bin"),
-					Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, end-1)),
-				})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if _, err := io.ReadFull(out.Body, dst[off:end]); err != nil {
-					b.Error(err)
-				}
-				out.Body.Close()
-			}
-		})
-	}
-	wg.Wait()
-	return time.Since(start)
 }
 
 // sequentialRead reads r from start to end in 1 MiB reads, inflight of
@@ -332,21 +243,12 @@ func sequentialRead(b *testing.B, ctx context.Context, r *store.Reader, want []b
 	wg.Wait()
 }
 
-// parallel calls read for each offset, conc at a time.
-func parallel(conc int, offs []int64, read func(buf []byte, off int64)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			buf := make([]byte, benchRandSize)
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(offs)) {
-					return
-				}
-				read(buf, offs[i])
-			}
-		})
+// directDownload fetches the benchmark object with conc ranged GETs of part
+// bytes into dst.
+func directDownload(b *testing.B, client *s3.Client, dst []byte, conc, part int) time.Duration {
+	d, err := s3test.DirectDownload(context.Background(), client, "bench", "big.bin", dst, conc, part)
+	if err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
+	return d
 }
