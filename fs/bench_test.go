@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/store/s3test"
 )
 
@@ -49,7 +50,7 @@ const (
 //
 // It prints a table and reports the ratios as metrics.
 func BenchmarkMount(b *testing.B) {
-	requireFUSE(b)
+	sample.RequireFUSE(b)
 	bin := buildBinary(b)
 	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
 	seqData, rndData := randomBytes(benchSize, 1), randomBytes(benchSize, 2)

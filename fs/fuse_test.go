@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aind/aindfs/internal/sample"
 )
 
 // helperMountVar, when set in the environment of the test binary, makes it
@@ -53,31 +55,10 @@ func (helperTB) Helper()                   {}
 func (helperTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
 func (helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
-// requireFUSE stops a test that cannot mount: a failure under CI, which
-// must run these tests, a skip elsewhere when /dev/fuse is missing.
-func requireFUSE(t testing.TB) {
-	t.Helper()
-	var why string
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		why = err.Error()
-	} else if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			why = "not root and no fusermount3 (package fuse3)"
-		}
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("cannot mount, and CI=true requires the FUSE tests to run: %s", why)
-	}
-	t.Skipf("cannot mount: %s", why)
-}
-
 // mountTree mounts tree at a new folder for the length of the test.
 func mountTree(t testing.TB, tree *Tree) *Mount {
 	t.Helper()
-	requireFUSE(t)
+	sample.RequireFUSE(t)
 	m, err := tree.Mount(t.TempDir(), MountOptions{})
 	if err != nil {
 		t.Fatalf("mount: %v", err)
@@ -399,7 +380,7 @@ func goroutines(n int) (int, string) {
 // Unmounting with a read blocked on a slow network cancels the read,
 // unmounts, and leaves no goroutine behind.
 func TestUnmountWithReadInFlight(t *testing.T) {
-	requireFUSE(t)
+	sample.RequireFUSE(t)
 	// Settle goroutines of earlier tests first.
 	base, _ := goroutines(runtime.NumGoroutine())
 	tree, _, objects, _ := sampleTree(t)
@@ -453,7 +434,7 @@ func TestUnmountWithReadInFlight(t *testing.T) {
 // A mount whose process died leaves "transport endpoint is not connected";
 // mounting there again clears it.
 func TestMountOverStaleMount(t *testing.T) {
-	requireFUSE(t)
+	sample.RequireFUSE(t)
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperMountVar+"="+dir)

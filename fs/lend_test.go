@@ -21,7 +21,7 @@ import (
 // bytes are right, and once the reads are over every block lent to a FUSE
 // answer is back: buffers hold the cache and nothing else.
 func TestMountReadsLendCachedBlocks(t *testing.T) {
-	requireFUSE(t)
+	sample.RequireFUSE(t)
 	const token = "cop_fs-lend-test"
 	co, err := sample.CodeOcean(token)
 	if err != nil {

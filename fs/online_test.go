@@ -25,7 +25,7 @@ func onlineMount(t *testing.T) (*Mount, *fake.Server, *s3test.Server) {
 // prepare run on it before anything is mounted.
 func onlineMountWith(t *testing.T, opts s3test.Options, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
 	t.Helper()
-	requireFUSE(t)
+	sample.RequireFUSE(t)
 	const token = "cop_fs-online-test"
 	co, err := sample.CodeOcean(token)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,28 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// requireFUSE stops a test that cannot mount: a failure under CI, which
-// must run the mount tests, a skip elsewhere when /dev/fuse is missing.
-func requireFUSE(t *testing.T) {
-	t.Helper()
-	var why string
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		why = err.Error()
-	} else if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			why = "not root and no fusermount3 (package fuse3)"
-		}
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("cannot mount, and CI=true requires the mount tests to run: %s", why)
-	}
-	t.Skipf("cannot mount: %s", why)
-}
+	"github.com/aind/aindfs/internal/sample"
+)
 
 // syncBuffer is written by the command's goroutines while the test waits.
 type syncBuffer struct {
@@ -55,7 +35,7 @@ func (s *syncBuffer) String() string {
 // TestMountServesUntilSIGTERM runs `aindfs mount` on the sample, reads
 // through it, then sends SIGTERM: the command unmounts and exits 0.
 func TestMountServesUntilSIGTERM(t *testing.T) {
-	requireFUSE(t)
+	sample.RequireFUSE(t)
 	data := sampleData(t)
 	dir := t.TempDir()
 	var out, errOut syncBuffer

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"testing"
 
 	"github.com/aind/aindfs/codeocean/fake"
 	"github.com/aind/aindfs/store"
@@ -108,4 +110,26 @@ func CodeOcean(token string) (*fake.Server, error) {
 		return nil, err
 	}
 	return co, nil
+}
+
+// RequireFUSE stops a test that cannot mount: a failure under CI (CI=true),
+// which must run the FUSE tests, a skip elsewhere when /dev/fuse is missing
+// (or, when not root, fusermount3).
+func RequireFUSE(t testing.TB) {
+	t.Helper()
+	var why string
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		why = err.Error()
+	} else if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			why = "not root and no fusermount3 (package fuse3)"
+		}
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("cannot mount, and CI=true requires the FUSE tests to run: %s", why)
+	}
+	t.Skipf("cannot mount: %s", why)
 }
