@@ -691,3 +691,26 @@ func (h *onMessage) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *onMessage) WithGroup(string) slog.Handler      { return h }
+
+// TestStalledServerEndsWithinBudget: a server that never answers costs at
+// most the call's budget, even when one attempt alone may last longer.
+func TestStalledServerEndsWithinBudget(t *testing.T) {
+	s := start(t, catalog(1), fake.Options{}, func(c *codeocean.Config) {
+		c.Timeout = time.Hour
+		c.Retry.MaxElapsed = 200 * time.Millisecond
+	})
+	s.srv.FailNext(100, fake.Fault{Delay: time.Hour})
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.client.SearchDataAssets(context.Background(), codeocean.SearchParams{Query: "x"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "gave up") {
+			t.Errorf("search on a stalled server = %v, want an error saying it gave up", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("search on a stalled server hung past its 200 ms budget with an hour-long attempt timeout")
+	}
+}

@@ -62,7 +62,12 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		o := c.attempt(ctx, k, target, body, out, attempt)
+		// A read never outlasts its call's budget, even on a stalled server.
+		timeout := c.timeout
+		if k.read {
+			timeout = min(timeout, c.retry.MaxElapsed-time.Since(start))
+		}
+		o := c.attempt(ctx, k, target, body, out, attempt, timeout)
 		if o.err == nil {
 			return nil
 		}
@@ -96,8 +101,8 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 
 // attempt sends the request once and reads the whole answer under the
 // attempt's own timeout, so a stalled server costs one attempt, not the call.
-func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, out any, n int) outcome {
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
+func (c *Client) attempt(ctx context.Context, k call, target string, body []byte, out any, n int, timeout time.Duration) outcome {
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("code ocean %s %s (%s): "+format, append([]any{k.method, k.path, k.summary}, args...)...)
