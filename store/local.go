@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // LocalBackend is a Backend over the local filesystem (file:// locations),
@@ -177,3 +178,63 @@ func (b *localBody) Read(p []byte) (int, error) {
 }
 
 func (b *localBody) Close() error { return b.f.Close() }
+
+// localFile is a local file held open by a Reader for all its reads, pinned
+// to the version (size and modification time) it was opened at.
+type localFile struct {
+	f     *os.File
+	obj   URI
+	size  int64
+	mtime time.Time
+}
+
+// openFile opens obj once for a Reader, checking that it is the version
+// etag names (any version when etag is empty).
+func (LocalBackend) openFile(obj URI, etag string) (*localFile, error) {
+	p, err := localPath(obj)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, localError("read", obj, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, localError("read", obj, err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("read %s: is a folder", obj)
+	}
+	if etag != "" && localETag(fi) != etag {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w (size and time %s, was %s)", obj, ErrChanged, localETag(fi), etag)
+	}
+	return &localFile{f: f, obj: obj, size: fi.Size(), mtime: fi.ModTime()}, nil
+}
+
+// ReadAt fills p from off. The held file is checked against its version
+// first (one fstat, no open), since a file rewritten in place keeps its
+// descriptor valid and would otherwise hand out bytes of the new version.
+func (l *localFile) ReadAt(p []byte, off int64) (int, error) {
+	fi, err := l.f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", l.obj, err)
+	}
+	if fi.Size() != l.size || !fi.ModTime().Equal(l.mtime) {
+		return 0, fmt.Errorf("read %s: %w (size and time %s, was %x-%x)", l.obj, ErrChanged,
+			localETag(fi), l.size, l.mtime.UnixNano())
+	}
+	n, err := l.f.ReadAt(p, off)
+	if err == io.EOF && n < len(p) {
+		return n, fmt.Errorf("read %s: file ended %d bytes early: %w", l.obj, len(p)-n, ErrChanged)
+	}
+	if err != nil {
+		return n, fmt.Errorf("read %s at %d: %w", l.obj, off, err)
+	}
+	return n, nil
+}
+
+func (l *localFile) Close() error { return l.f.Close() }

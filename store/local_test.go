@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -155,5 +156,46 @@ func TestLocalReader(t *testing.T) {
 	}
 	if st := s.Stats(); st.CachedBytes != 0 {
 		t.Errorf("local reads went through the cache: %d bytes cached", st.CachedBytes)
+	}
+}
+
+// TestLocalReaderOpensOnce checks that a Reader holds its local file open
+// across reads: once read, the file can be unlinked and the Reader still
+// reads it, with no further request to the backend.
+func TestLocalReaderOpensOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.bin")
+	data := randomBytes(64<<10, 3)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(store.Options{})
+	defer s.Close()
+	ctx := context.Background()
+	info, err := s.Stat(ctx, store.Local(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Open(store.Local(path), info)
+	buf := make([]byte, 1000)
+	if _, err := r.ReadAt(ctx, buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().Requests
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{5000, 0, int64(len(data)) - 1000} {
+		n, err := r.ReadAt(ctx, buf, off)
+		if err != nil || !bytes.Equal(buf[:n], data[off:off+1000]) {
+			t.Fatalf("read at %d after unlink: %d bytes, %v", off, n, err)
+		}
+	}
+	if got := s.Stats().Requests - before; got != 0 {
+		t.Errorf("%d backend requests for reads of an open file, want 0", got)
+	}
+	r.Close()
+	if _, err := r.ReadAt(ctx, buf, 0); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("read after Close: %v, want ErrClosed", err)
 	}
 }

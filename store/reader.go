@@ -220,8 +220,15 @@ type Reader struct {
 	info   ObjectInfo
 	stated bool
 	pf     prefetcher
-	owned  []*fetch // readahead this reader started
-	err    error    // sticky: ErrChanged or ErrClosed
+	owned  []*fetch   // readahead this reader started
+	err    error      // sticky: ErrChanged or ErrClosed
+	file   *localFile // a local file, opened by the first read, closed by Close
+}
+
+// fileOpener is a backend that can hold a file open for all of a Reader's
+// reads, so that each read is one pread instead of open, fstat and close.
+type fileOpener interface {
+	openFile(obj URI, etag string) (*localFile, error)
 }
 
 // Open returns a Reader of obj, pinned to info.ETag. info normally comes
@@ -263,7 +270,12 @@ func (r *Reader) Close() error {
 	r.err = ErrClosed
 	owned := r.owned
 	r.owned = nil
+	file := r.file
+	r.file = nil
 	r.mu.Unlock()
+	if file != nil {
+		file.Close()
+	}
 	if r.cached {
 		r.s.readers.Add(-1)
 	}
@@ -422,6 +434,15 @@ func (r *Reader) prepare(ctx context.Context) (ObjectInfo, error) {
 }
 
 func (r *Reader) readDirect(ctx context.Context, p []byte, off int64, info ObjectInfo) (int, error) {
+	if o, ok := r.s.opts.Local.(fileOpener); ok && r.obj.Scheme == "file" {
+		f, err := r.localFile(o, info)
+		if err != nil {
+			return 0, err
+		}
+		n, err := f.ReadAt(p, off)
+		r.s.fetched.Add(int64(n))
+		return n, err
+	}
 	body, err := r.s.ReadRange(ctx, r.obj, info.ETag, off, int64(len(p)))
 	if err != nil {
 		return 0, err
@@ -433,6 +454,24 @@ func (r *Reader) readDirect(ctx context.Context, p []byte, off int64, info Objec
 		return n, fmt.Errorf("read %s at %d: %w", r.obj, off, err)
 	}
 	return n, nil
+}
+
+// localFile returns the reader's open file, opening it on first use.
+func (r *Reader) localFile(o fileOpener, info ObjectInfo) (*localFile, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == ErrClosed {
+		return nil, fmt.Errorf("read %s: %w", r.obj, ErrClosed)
+	}
+	if r.file == nil {
+		r.s.requests.Add(1)
+		f, err := o.openFile(r.obj, info.ETag)
+		if err != nil {
+			return nil, err
+		}
+		r.file = f
+	}
+	return r.file, nil
 }
 
 // slot is one block a read needs: already cached (blk, referenced) or on
