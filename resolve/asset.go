@@ -37,8 +37,9 @@ func (a Asset) Ref() Ref {
 // SortedAsset is a sorted asset with the verdict read from its output file.
 type SortedAsset struct {
 	Asset
-	Failed bool   // the output file shows the sorting failed
-	Reason string // the failure marker found, when Failed
+	Failed  bool   // the output file shows the sorting failed
+	Unknown bool   // the output file could not be read
+	Reason  string // the failure marker found, or why the verdict is unknown
 }
 
 // Info is everything session.json holds about a session.

@@ -2,7 +2,6 @@ package resolve
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
@@ -10,7 +9,8 @@ import (
 // memo remembers answers for a while and failures for less, and makes
 // concurrent callers asking the same key share one lookup.
 type memo[K comparable, V any] struct {
-	okTTL   time.Duration // 0: answers are kept forever
+	base    context.Context // lookups end when it does (the resolver closes)
+	okTTL   time.Duration   // 0: answers are kept forever
 	failTTL time.Duration
 	now     func() time.Time
 
@@ -25,13 +25,14 @@ type memoEntry[V any] struct {
 	expires time.Time // zero: never
 }
 
-func newMemo[K comparable, V any](okTTL, failTTL time.Duration, now func() time.Time) *memo[K, V] {
-	return &memo[K, V]{okTTL: okTTL, failTTL: failTTL, now: now, entries: map[K]*memoEntry[V]{}}
+func newMemo[K comparable, V any](base context.Context, okTTL, failTTL time.Duration, now func() time.Time) *memo[K, V] {
+	return &memo[K, V]{base: base, okTTL: okTTL, failTTL: failTTL, now: now, entries: map[K]*memoEntry[V]{}}
 }
 
 // lookupTimeout bounds a shared lookup, which runs detached from any one
-// caller's context so that one caller giving up does not fail the others.
-const lookupTimeout = 2 * time.Minute
+// caller's context so that one caller giving up does not fail the others:
+// a reader sees an answer or an error within it.
+const lookupTimeout = 30 * time.Second
 
 // get returns the remembered answer for key, or runs fn once for all callers
 // asking at the same time. A caller whose ctx ends stops waiting at once.
@@ -51,7 +52,7 @@ func (m *memo[K, V]) get(ctx context.Context, key K, fn func(context.Context) (V
 		e = &memoEntry[V]{done: make(chan struct{})}
 		m.entries[key] = e
 		m.pruneLocked()
-		go m.fill(ctx, key, e, fn)
+		go m.fill(key, e, fn)
 	}
 	m.mu.Unlock()
 
@@ -64,18 +65,21 @@ func (m *memo[K, V]) get(ctx context.Context, key K, fn func(context.Context) (V
 	}
 }
 
-func (m *memo[K, V]) fill(ctx context.Context, key K, e *memoEntry[V], fn func(context.Context) (V, error)) {
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+func (m *memo[K, V]) fill(key K, e *memoEntry[V], fn func(context.Context) (V, error)) {
+	lctx, cancel := context.WithTimeout(m.base, lookupTimeout)
 	defer cancel()
 	val, err := fn(lctx)
+	expired := lctx.Err() != nil
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.val, e.err = val, err
 	switch {
 	case err == nil && m.okTTL > 0:
 		e.expires = m.now().Add(m.okTTL)
-	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		// Nobody learnt anything: let the next caller try again.
+	case err != nil && expired:
+		// The lookup itself was cut short (by its timeout or by the
+		// resolver closing): let the next caller try again. Timeouts of
+		// the requests inside it are ordinary failures, remembered below.
 		if m.entries[key] == e {
 			delete(m.entries, key)
 		}
@@ -101,11 +105,4 @@ func (m *memo[K, V]) pruneLocked() {
 		default:
 		}
 	}
-}
-
-// forget drops key so that the next get asks again.
-func (m *memo[K, V]) forget(key K) {
-	m.mu.Lock()
-	delete(m.entries, key)
-	m.mu.Unlock()
 }

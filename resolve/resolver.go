@@ -83,10 +83,14 @@ type Resolver struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	base  context.Context // every lookup runs under it
+	close context.CancelFunc
+
 	searches  *memo[string, []codeocean.DataAsset]
 	byID      *memo[string, codeocean.DataAsset]
 	local     *memo[struct{}, []Asset]
 	assets    *memo[Session, []Asset]
+	raws      *memo[Session, Asset]
 	probes    *memo[string, store.URI]
 	locations *memo[string, store.URI]
 	verdicts  *memo[string, SortedAsset]
@@ -114,6 +118,7 @@ func New(cfg Config) *Resolver {
 		cfg.Buckets = DefaultBuckets
 	}
 	ok, fail, now := cfg.AnswerTTL, cfg.FailureTTL, cfg.Now
+	base, cancel := context.WithCancel(context.Background())
 	return &Resolver{
 		catalog: cfg.Catalog,
 		dataDir: cfg.DataDir,
@@ -122,17 +127,20 @@ func New(cfg Config) *Resolver {
 		page:    cfg.SearchPageSize,
 		log:     cfg.Logger,
 		now:     now,
+		base:    base,
+		close:   cancel,
 
-		searches: newMemo[string, []codeocean.DataAsset](ok, fail, now),
-		byID:     newMemo[string, codeocean.DataAsset](ok, fail, now),
-		local:    newMemo[struct{}, []Asset](ok, fail, now),
-		assets:   newMemo[Session, []Asset](ok, fail, now),
-		probes:   newMemo[string, store.URI](ok, fail, now),
+		searches: newMemo[string, []codeocean.DataAsset](base, ok, fail, now),
+		byID:     newMemo[string, codeocean.DataAsset](base, ok, fail, now),
+		local:    newMemo[struct{}, []Asset](base, ok, fail, now),
+		assets:   newMemo[Session, []Asset](base, ok, fail, now),
+		raws:     newMemo[Session, Asset](base, ok, fail, now),
+		probes:   newMemo[string, store.URI](base, ok, fail, now),
 		// Where an asset lives and whether its sorting failed never change:
 		// assets are immutable once made.
-		locations: newMemo[string, store.URI](0, fail, now),
-		verdicts:  newMemo[string, SortedAsset](0, fail, now),
-		listings:  newMemo[store.URI, []store.ObjectInfo](ok, fail, now),
+		locations: newMemo[string, store.URI](base, 0, fail, now),
+		verdicts:  newMemo[string, SortedAsset](base, 0, fail, now),
+		listings:  newMemo[store.URI, []store.ObjectInfo](base, ok, fail, now),
 		known:     map[Session]bool{},
 	}
 }
@@ -140,8 +148,8 @@ func New(cfg Config) *Resolver {
 // Online reports whether a catalog is configured.
 func (r *Resolver) Online() bool { return r.catalog != nil }
 
-// Buckets returns the buckets probed, in order.
-func (r *Resolver) Buckets() []string { return slices.Clone(r.buckets) }
+// Close ends the lookups in flight; the Resolver must not be used after.
+func (r *Resolver) Close() { r.close() }
 
 // search runs one catalog query over all its pages; identical queries are
 // shared between sessions (subject searches serve every session of a subject).
@@ -214,10 +222,8 @@ func (r *Resolver) Assets(ctx context.Context, s Session) ([]Asset, error) {
 	})
 }
 
-// catalogAssets runs the session's searches concurrently and keeps what
-// parses to s, logging why each other candidate was rejected.
-func (r *Resolver) catalogAssets(ctx context.Context, s Session) ([]Asset, error) {
-	queries := sessionQueries(s)
+// searchAll runs queries concurrently and returns their results in order.
+func (r *Resolver) searchAll(ctx context.Context, queries []string) ([][]codeocean.DataAsset, error) {
 	results := make([][]codeocean.DataAsset, len(queries))
 	errs := make([]error, len(queries))
 	var wg sync.WaitGroup
@@ -225,7 +231,15 @@ func (r *Resolver) catalogAssets(ctx context.Context, s Session) ([]Asset, error
 		wg.Go(func() { results[i], errs[i] = r.search(ctx, q) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return results, errors.Join(errs...)
+}
+
+// catalogAssets runs the session's searches concurrently and keeps what
+// parses to s, logging why each other candidate was rejected.
+func (r *Resolver) catalogAssets(ctx context.Context, s Session) ([]Asset, error) {
+	queries := sessionQueries(s)
+	results, err := r.searchAll(ctx, queries)
+	if err != nil {
 		return nil, fmt.Errorf("assets of %s: %w", s, err)
 	}
 	seen := map[string]bool{}
@@ -381,6 +395,10 @@ func (e *NoRawAssetError) Unwrap() error { return ErrNotFound }
 
 // RawAsset returns the session's raw asset; of several, the newest.
 func (r *Resolver) RawAsset(ctx context.Context, s Session) (Asset, error) {
+	return r.raws.get(ctx, s, func(ctx context.Context) (Asset, error) { return r.rawAsset(ctx, s) })
+}
+
+func (r *Resolver) rawAsset(ctx context.Context, s Session) (Asset, error) {
 	assets, err := r.Assets(ctx, s)
 	if err != nil {
 		return Asset{}, err
@@ -531,6 +549,8 @@ func (r *Resolver) RawDataDir(ctx context.Context, s Session) (store.URI, error)
 	case err == nil:
 		return r.Location(ctx, raw)
 	case errors.As(err, &noRaw) && !noRaw.RawDataDir.IsZero():
+		// Found in a bucket alone (S3-only use): a session all the same.
+		r.remember(s)
 		return noRaw.RawDataDir, nil
 	default:
 		return store.URI{}, err
@@ -551,39 +571,60 @@ var sortingFailureMarkers = []string{
 // maxOutputBytes bounds how much of an output file is read for markers.
 const maxOutputBytes = 64 << 20
 
-// SortedAssets returns every sorted asset of s, oldest first, each with the
-// verdict on whether its sorting failed.
-func (r *Resolver) SortedAssets(ctx context.Context, s Session) ([]SortedAsset, error) {
+// sortedCandidates returns the assets of s whose label starts with
+// "sorted", oldest first.
+func (r *Resolver) sortedCandidates(ctx context.Context, s Session) ([]Asset, error) {
 	assets, err := r.Assets(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	var out []SortedAsset
+	var out []Asset
 	for _, a := range assets {
-		if _, label, _, ok := derivedParts(a.Name); !ok || !strings.HasPrefix(label, "sorted") {
-			continue
+		if _, label, _, ok := derivedParts(a.Name); ok && strings.HasPrefix(label, "sorted") {
+			out = append(out, a)
 		}
+	}
+	return out, nil
+}
+
+// SortedAssets returns every sorted asset of s, oldest first, each with the
+// verdict on whether its sorting failed. One whose output cannot be read is
+// listed with Unknown set and the reason.
+func (r *Resolver) SortedAssets(ctx context.Context, s Session) ([]SortedAsset, error) {
+	candidates, err := r.sortedCandidates(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SortedAsset, len(candidates))
+	for i, a := range candidates {
 		v, err := r.sortingVerdict(ctx, a)
 		if err != nil {
-			return nil, err
+			v = SortedAsset{Asset: a, Unknown: true, Reason: err.Error()}
 		}
-		out = append(out, v)
+		out[i] = v
 	}
 	return out, nil
 }
 
 // SortedAsset returns the newest sorted asset whose sorting did not fail;
-// ok is false when there is none.
+// ok is false when there is none. Candidates are read newest first, so the
+// usual case reads one output file; one that cannot be read is skipped
+// (and logged) rather than hiding the session.
 func (r *Resolver) SortedAsset(ctx context.Context, s Session) (Asset, bool, error) {
-	sorted, err := r.SortedAssets(ctx, s)
+	candidates, err := r.sortedCandidates(ctx, s)
 	if err != nil {
 		return Asset{}, false, err
 	}
-	for i := len(sorted) - 1; i >= 0; i-- {
-		if !sorted[i].Failed {
-			return sorted[i].Asset, true, nil
+	for i := len(candidates) - 1; i >= 0; i-- {
+		v, err := r.sortingVerdict(ctx, candidates[i])
+		switch {
+		case err != nil:
+			r.log.Warn("sorted asset skipped: its output could not be read", "session", s.ID(), "asset", candidates[i].Name, "err", err)
+		case v.Failed:
+			r.log.Debug("sorted asset skipped: its sorting failed", "session", s.ID(), "asset", v.Name, "marker", v.Reason)
+		default:
+			return v.Asset, true, nil
 		}
-		r.log.Debug("sorted asset skipped: its sorting failed", "session", s.ID(), "asset", sorted[i].Name, "marker", sorted[i].Reason)
 	}
 	return Asset{}, false, nil
 }
@@ -751,11 +792,11 @@ func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session
 		}
 	}
 	if r.catalog != nil {
-		for _, q := range []string{"subject id:" + subj.ID(), subj.ID()} {
-			res, err := r.search(ctx, q)
-			if err != nil {
-				return nil, fmt.Errorf("sessions of subject %s: %w", subj, err)
-			}
+		results, err := r.searchAll(ctx, []string{"subject id:" + subj.ID(), subj.ID()})
+		if err != nil {
+			return nil, fmt.Errorf("sessions of subject %s: %w", subj, err)
+		}
+		for _, res := range results {
 			for _, d := range res {
 				if s, err := ParseSession(d.Name); err == nil && s.Subject() == subj {
 					set[s] = true

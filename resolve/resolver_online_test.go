@@ -340,3 +340,42 @@ func TestOnlineProbeFailureIsNotNothingUploaded(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlineUnreadableSortedAssetIsSkipped(t *testing.T) {
+	o := newOnline(t)
+	// The newer (failed) sorting's folder is gone from S3: its verdict cannot
+	// be read, which must not hide the session or its good sorted asset.
+	o.objs.mu.Lock()
+	for k := range o.objs.objects {
+		if strings.HasPrefix(k, "codeocean-s3datasetsbucket-1u41qdg42ur9/cc7809c0") {
+			delete(o.objs.objects, k)
+		}
+	}
+	o.objs.mu.Unlock()
+	s := MustParseSession(sampleID)
+	info, err := o.r.Info(context.Background(), s)
+	if err != nil {
+		t.Fatalf("Info = %v", err)
+	}
+	if info.SortedDataAsset == nil || info.SortedDataAsset.Name != sampleSorted {
+		t.Errorf("sorted asset = %+v, want %s", info.SortedDataAsset, sampleSorted)
+	}
+	sorted, err := o.r.SortedAssets(context.Background(), s)
+	if err != nil || len(sorted) != 2 || !sorted[1].Unknown || sorted[0].Failed || sorted[0].Unknown {
+		t.Errorf("sorted assets = %+v, %v; want the good one, then one unknown", sorted, err)
+	}
+	if !strings.Contains(o.logs.String(), "sorted asset skipped: its output could not be read") {
+		t.Error("the unreadable sorted asset was not logged")
+	}
+}
+
+func TestOnlineBucketOnlySessionIsKnown(t *testing.T) {
+	o := newOnline(t)
+	s := MustParseSession(bucketOnlyS)
+	if _, err := o.r.RawDataDir(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(o.r.KnownSessions(context.Background()), s) {
+		t.Errorf("a session found in a bucket alone is not among the known sessions")
+	}
+}
