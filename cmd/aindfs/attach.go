@@ -47,6 +47,7 @@ else $CO_CAPSULE_ID (set inside a running capsule).`,
 			if err != nil {
 				return err
 			}
+			defer sources.Close()
 			if sources.catalog == nil {
 				return fmt.Errorf("attach needs Code Ocean access: set %s", codeocean.TokenVar)
 			}

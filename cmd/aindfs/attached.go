@@ -32,6 +32,7 @@ whether its raw and sorted assets are attached, naming the missing ones.`,
 			if err != nil {
 				return err
 			}
+			defer sources.Close()
 			return g.printAttached(cmd.Context(), sources)
 		},
 	}

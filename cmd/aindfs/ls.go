@@ -59,7 +59,7 @@ func (g *globals) openTree(ctx context.Context, src sourceFlags) (*fs.Tree, func
 		return nil, nil, err
 	}
 	tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
-	return tree, func() { sources.store.Close() }, nil
+	return tree, sources.Close, nil
 }
 
 // treeError makes a path the user typed wrong (absent, malformed, a file

@@ -53,6 +53,7 @@ underscore-only name, or a path that contains one.`,
 			if err != nil {
 				return err
 			}
+			defer sources.Close()
 			// A failed lookup still leaves what the name says: print it,
 			// then the reason, and exit 1.
 			info, err := sources.resolver.Info(cmd.Context(), s)

@@ -96,6 +96,13 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 	return src, nil
 }
 
+// Close ends the resolver's lookups and the store's reads; call it when the
+// command is done (after unmounting).
+func (s *sources) Close() {
+	s.resolver.Close()
+	s.store.Close()
+}
+
 func (s *sources) describeCatalog() string {
 	if s.catalog == nil {
 		return "none (no token)"
