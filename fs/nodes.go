@@ -229,7 +229,8 @@ func (t *Tree) sessionFile(ctx context.Context, s resolve.Session) (*generatedFi
 			mod = c
 		}
 	}
-	return &generatedFile{path: path, data: data, modTime: mod, valid: ValidSession}, nil
+	return &generatedFile{path: path, data: data, modTime: mod, valid: ValidSession,
+		ino: inode(path, string(data))}, nil
 }
 
 // generatedFile is a file whose bytes the tree makes (session.json).
@@ -238,13 +239,14 @@ type generatedFile struct {
 	data    []byte
 	modTime time.Time
 	valid   time.Duration
+	ino     uint64 // from path and contents, hashed once: getattr is frequent
 }
 
 func (f *generatedFile) Name() string { return base(f.path) }
 func (f *generatedFile) Path() string { return f.path }
 func (f *generatedFile) Attr() Attr {
 	return Attr{Kind: KindFile, Mode: fileMode, Size: int64(len(f.data)), ModTime: f.modTime,
-		Ino: inode(f.path, string(f.data)), Valid: f.valid}
+		Ino: f.ino, Valid: f.valid}
 }
 
 func (f *generatedFile) Open(ctx context.Context) (Reader, error) {

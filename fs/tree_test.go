@@ -186,6 +186,10 @@ func TestSessionJSON(t *testing.T) {
 	if !bytes.Contains(buf.Bytes(), []byte("\n  \"id\": ")) {
 		t.Errorf("session.json is not indented:\n%s", buf.String())
 	}
+	// getattr is frequent: the inode is hashed once, not on each call.
+	if allocs := testing.AllocsPerRun(100, func() { n.Attr() }); allocs != 0 {
+		t.Errorf("session.json Attr: %v allocations per call, want 0", allocs)
+	}
 }
 
 func TestLinks(t *testing.T) {
