@@ -318,7 +318,7 @@ func (m *mountProcess) stop(b *testing.B) {
 	case <-time.After(10 * time.Second):
 		m.cmd.Process.Kill()
 		<-m.done
-		lazyUnmount(m.dir)
+		lazyUnmount(context.Background(), m.dir)
 		b.Errorf("aindfs mount still running 10 s after SIGTERM")
 	}
 }

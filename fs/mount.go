@@ -32,8 +32,12 @@ const (
 	// negativeValid is how long the kernel remembers that a name is absent.
 	// Short: a session uploaded a minute ago must show up.
 	negativeValid = 5 * time.Second
-	// unmountWait bounds how long Unmount waits for requests to drain.
+	// unmountWait bounds all of Unmount, under the 5 s a service manager
+	// or a user at Ctrl-C commonly grants.
 	unmountWait = 4 * time.Second
+	// unmountTry is how long Unmount gives a clean unmount before
+	// detaching, and an aborted connection before giving up.
+	unmountTry = time.Second
 )
 
 // MountOptions are the choices of a mount.
@@ -155,7 +159,8 @@ func (m *Mount) Wait() { <-m.served }
 // Unmount stops serving: requests in flight are cancelled (their callers
 // get EIO), then the folder is unmounted; if a process still holds a file
 // open there, it is detached lazily instead and its connection aborted.
-// It returns within a few seconds whatever the callers do.
+// Every step waits on one deadline, so it returns within unmountWait
+// whatever the callers do.
 func (m *Mount) Unmount() error {
 	select {
 	case <-m.started:
@@ -165,40 +170,46 @@ func (m *Mount) Unmount() error {
 	}
 	defer close(m.unmount)
 	m.stop()
-	deadline := time.After(unmountWait)
+	ctx, cancel := context.WithTimeout(context.Background(), unmountWait)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
 
 	done := make(chan error, 1)
 	go func() { done <- m.server.Unmount() }()
+	slow := time.NewTimer(unmountTry)
+	defer slow.Stop()
 	select {
 	case err := <-done:
 		if err == nil {
 			select {
 			case <-m.served:
-			case <-deadline:
+			case <-ctx.Done():
 			}
 			m.log.Info("unmounted", "dir", m.Dir)
 			return nil
 		}
 		m.log.Warn("unmount failed; detaching the mount lazily", "dir", m.Dir, "err", err)
-	case <-time.After(time.Second):
+	case <-slow.C:
 		m.log.Warn("unmount is slow; detaching the mount lazily", "dir", m.Dir)
 	}
-	if err := lazyUnmount(m.Dir); err != nil {
+	if err := lazyUnmount(ctx, m.Dir); err != nil {
 		m.err = fmt.Errorf("unmount %s: %w", m.Dir, err)
 		return m.err
 	}
 	// Files still open keep the connection alive after a lazy unmount;
-	// wait for them a little, then cut it.
+	// wait for them a little, then cut it, leaving the abort time to work.
+	wait := time.NewTimer(time.Until(deadline.Add(-unmountTry)))
+	defer wait.Stop()
 	select {
 	case <-m.served:
-	case <-deadline:
+	case <-wait.C:
 		if err := m.abort(); err != nil {
 			m.log.Warn("could not abort the FUSE connection; it ends when the last open file is closed",
 				"dir", m.Dir, "err", err)
 		}
 		select {
 		case <-m.served:
-		case <-time.After(time.Second):
+		case <-ctx.Done():
 			m.err = fmt.Errorf("unmount %s: detached, but files are still open there", m.Dir)
 			return m.err
 		}
@@ -224,15 +235,18 @@ func clearStale(dir string, log *slog.Logger) error {
 		return nil
 	}
 	log.Info("clearing a stale mount left by a process that died", "dir", dir)
-	if err := lazyUnmount(dir); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), unmountWait)
+	defer cancel()
+	if err := lazyUnmount(ctx, dir); err != nil {
 		return fmt.Errorf("mount point %s holds a stale mount that cannot be cleared: %w", dir, err)
 	}
 	return nil
 }
 
 // lazyUnmount detaches the mount at dir now; the kernel finishes once the
-// last open file there is closed.
-func lazyUnmount(dir string) error {
+// last open file there is closed. The helper programs it runs are killed
+// when ctx ends.
+func lazyUnmount(ctx context.Context, dir string) error {
 	var errs []error
 	if os.Geteuid() == 0 {
 		err := syscall.Unmount(dir, syscall.MNT_DETACH)
@@ -246,7 +260,7 @@ func lazyUnmount(dir string) error {
 		if err != nil {
 			continue
 		}
-		out, err := exec.Command(bin, cmd[1:]...).CombinedOutput()
+		out, err := exec.CommandContext(ctx, bin, cmd[1:]...).CombinedOutput()
 		if err == nil {
 			return nil
 		}

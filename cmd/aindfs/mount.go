@@ -73,7 +73,7 @@ process that died is cleared first.`,
 			}
 			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
 				"s3", !src.offline, "cache", src.cacheSize, "allow_other", allowOther)
-			return serveUntilDone(ctx, g, m)
+			return serveUntilDone(ctx, stop, g, m)
 		},
 	}
 	src.register(cmd, defaultDataDir())
@@ -101,13 +101,15 @@ func limitGoHeap(g *globals) {
 }
 
 // serveUntilDone waits for a signal, or for someone else to unmount, then
-// unmounts.
-func serveUntilDone(ctx context.Context, g *globals, m *fs.Mount) error {
+// unmounts. Signals stop being caught (stopSignals) once the first one has
+// arrived, so a second Ctrl-C kills a process whose unmount hangs.
+func serveUntilDone(ctx context.Context, stopSignals context.CancelFunc, g *globals, m *fs.Mount) error {
 	served := make(chan struct{})
 	go func() { m.Wait(); close(served) }()
 	select {
 	case <-ctx.Done():
-		g.log.Info("unmounting", "dir", m.Dir, "why", context.Cause(ctx))
+		stopSignals()
+		g.log.Info("unmounting; a second signal ends the process at once", "dir", m.Dir, "why", context.Cause(ctx))
 	case <-served:
 		g.log.Info("unmounted from outside", "dir", m.Dir)
 	}
