@@ -62,7 +62,7 @@ process that died is cleared first.`,
 			if err != nil {
 				return err
 			}
-			defer sources.store.Close()
+			defer sources.Close()
 			limitGoHeap(g)
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
 			m, err := tree.Mount(args[0], fs.MountOptions{
