@@ -128,34 +128,18 @@ func (LocalBackend) Stat(ctx context.Context, obj URI) (ObjectInfo, error) {
 
 // ReadRange implements Backend. The file's size and modification time are
 // checked against etag when it is opened.
-func (LocalBackend) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
-	p, err := localPath(obj)
-	if err != nil {
-		return nil, err
-	}
+func (b LocalBackend) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
 	if off < 0 || length < 0 {
 		return nil, fmt.Errorf("read %s: invalid range %d+%d", obj, off, length)
 	}
-	f, err := os.Open(p)
+	lf, err := b.openFile(obj, etag)
 	if err != nil {
-		return nil, localError("read", obj, err)
+		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
+	f := lf.f
+	if off+length > lf.size {
 		f.Close()
-		return nil, localError("read", obj, err)
-	}
-	if fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("read %s: is a folder", obj)
-	}
-	if etag != "" && localETag(fi) != etag {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w (size and time %s, was %s)", obj, ErrChanged, localETag(fi), etag)
-	}
-	if off+length > fi.Size() {
-		f.Close()
-		return nil, fmt.Errorf("read %s: range %d+%d beyond its %d bytes", obj, off, length, fi.Size())
+		return nil, fmt.Errorf("read %s: range %d+%d beyond its %d bytes", obj, off, length, lf.size)
 	}
 	return &localBody{f: f, r: io.NewSectionReader(f, off, length), left: length}, nil
 }
