@@ -58,8 +58,14 @@ func (helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 // mountTree mounts tree at a new folder for the length of the test.
 func mountTree(t testing.TB, tree *Tree) *Mount {
 	t.Helper()
+	return mountTreeWith(t, tree, MountOptions{})
+}
+
+// mountTreeWith is mountTree with options.
+func mountTreeWith(t testing.TB, tree *Tree, opts MountOptions) *Mount {
+	t.Helper()
 	sample.RequireFUSE(t)
-	m, err := tree.Mount(t.TempDir(), MountOptions{})
+	m, err := tree.Mount(t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}

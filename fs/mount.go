@@ -24,6 +24,10 @@ const (
 	DefaultReadAhead = 1 << 20
 	// maxRequest is the largest read the kernel sends in one FUSE request.
 	maxRequest = 1 << 20
+	// DefaultDirectIO is the size from which files bypass the kernel's
+	// page cache (see fileNode.Open): above the small files that are read
+	// in many small pieces, below the recordings that are streamed.
+	DefaultDirectIO = 16 << 20
 	// DefaultMaxBackground is how many read-ahead requests the kernel may
 	// have in flight at once, a little above the kernel's 12. More buys
 	// nothing here (the store reads ahead on its own) and costs memory:
@@ -48,6 +52,11 @@ type MountOptions struct {
 	ReadAhead int
 	// MaxBackground bounds the kernel's asynchronous requests; 0: DefaultMaxBackground.
 	MaxBackground int
+	// DirectIO is the size from which files are read with direct I/O,
+	// bypassing the kernel's page cache; 0: DefaultDirectIO; negative:
+	// never. Kernels older than 6.6 cannot mmap such files, so there
+	// every file keeps the page cache.
+	DirectIO int64
 	// Debug logs every FUSE request (at debug level).
 	Debug bool
 }
@@ -56,6 +65,7 @@ type MountOptions struct {
 type Mount struct {
 	Dir     string // absolute path of the mount point
 	server  *fuse.Server
+	srv     *served
 	log     *slog.Logger
 	stop    context.CancelFunc // cancels every request in flight
 	served  chan struct{}      // closed when the server has stopped
@@ -88,6 +98,9 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 	if opts.MaxBackground <= 0 {
 		opts.MaxBackground = DefaultMaxBackground
 	}
+	if opts.DirectIO == 0 {
+		opts.DirectIO = DefaultDirectIO
+	}
 
 	life, stop := context.WithCancel(context.Background())
 	srv := &served{log: t.log, life: life, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
@@ -112,8 +125,11 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 			DisableXAttrs:        true,
 			IgnoreSecurityLabels: true,
 			DirectMount:          direct,
-			Debug:                opts.Debug,
-			Logger:               slog.NewLogLogger(t.log.Handler(), slog.LevelDebug),
+			// Lets files opened for direct I/O be mapped shared (numpy.memmap,
+			// h5py): the kernel maps them through the page cache.
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
+			Debug:             opts.Debug,
+			Logger:            slog.NewLogLogger(t.log.Handler(), slog.LevelDebug),
 		},
 	}
 	server, err := fuse.NewServer(fusefs.NewNodeFS(root, fopts), dir, &fopts.MountOptions)
@@ -121,7 +137,7 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		stop()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	m := &Mount{Dir: dir, server: server, log: t.log, stop: stop, served: make(chan struct{}),
+	m := &Mount{Dir: dir, server: server, srv: srv, log: t.log, stop: stop, served: make(chan struct{}),
 		direct: direct, unmount: make(chan struct{}), started: make(chan struct{}, 1)}
 	m.started <- struct{}{}
 	go func() {
@@ -131,6 +147,13 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 	if err := server.WaitMount(); err != nil {
 		m.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	if opts.DirectIO > 0 {
+		if server.KernelSettings().Flags64()&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0 {
+			srv.directFrom.Store(opts.DirectIO)
+		} else {
+			t.log.Info("every file goes through the kernel's page cache: this kernel cannot mmap files opened for direct I/O (it needs Linux 6.6)")
+		}
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(dir, &st); err == nil {
@@ -151,6 +174,10 @@ func (m *Mount) setReadAhead(bytes int) {
 
 func unixMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^0xfff }
 func unixMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^0xff }
+
+// DirectIO returns the size from which files are opened for direct I/O,
+// or 0 when none are (turned off, or the kernel cannot map such files).
+func (m *Mount) DirectIO() int64 { return m.srv.directFrom.Load() }
 
 // Wait blocks until the mount has stopped serving (after Unmount, or when
 // someone else unmounted it).

@@ -25,6 +25,12 @@ func onlineMount(t *testing.T) (*Mount, *fake.Server, *s3test.Server) {
 // prepare run on it before anything is mounted.
 func onlineMountWith(t *testing.T, opts s3test.Options, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
 	t.Helper()
+	return onlineMountOpts(t, opts, MountOptions{}, prepare)
+}
+
+// onlineMountOpts is onlineMountWith with the mount's own options.
+func onlineMountOpts(t *testing.T, opts s3test.Options, mopts MountOptions, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
+	t.Helper()
 	sample.RequireFUSE(t)
 	const token = "cop_fs-online-test"
 	co, err := sample.CodeOcean(token)
@@ -52,7 +58,7 @@ func onlineMountWith(t *testing.T, opts s3test.Options, prepare func(*s3test.Ser
 	})
 	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: testLogger(logs)})
 	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: testLogger(logs)})
-	return mountTree(t, tree), co, srv
+	return mountTreeWith(t, tree, mopts), co, srv
 }
 
 // sameTree checks that folder mnt of the mount holds what folder src holds

@@ -18,6 +18,7 @@ func newMountCmd(g *globals) *cobra.Command {
 		src        sourceFlags
 		allowOther bool
 		readAhead  string
+		directIO   string
 		background int
 		debugFUSE  bool
 	)
@@ -46,6 +47,12 @@ process that died is cleared first.`,
 			if err != nil || ra < 4096 {
 				return usageError{fmt.Errorf("--read-ahead %q: want a size of at least 4KiB, such as 1MiB", readAhead)}
 			}
+			direct := int64(-1)
+			if directIO != "off" {
+				if direct, err = parseSize(directIO); err != nil || direct < 1 {
+					return usageError{fmt.Errorf("--direct-io %q: want a size such as 16MiB, or off", directIO)}
+				}
+			}
 			if background < 1 {
 				return usageError{fmt.Errorf("--max-background %d: want at least 1", background)}
 			}
@@ -66,19 +73,20 @@ process that died is cleared first.`,
 			limitGoHeap(g)
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
 			m, err := tree.Mount(args[0], fs.MountOptions{
-				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: background, Debug: debugFUSE,
+				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: background, DirectIO: direct, Debug: debugFUSE,
 			})
 			if err != nil {
 				return err
 			}
 			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
-				"s3", !src.offline, "cache", src.cacheSize, "allow_other", allowOther)
+				"s3", !src.offline, "cache", src.cacheSize, "direct_io", directIO, "allow_other", allowOther)
 			return serveUntilDone(ctx, stop, g, m)
 		},
 	}
 	src.register(cmd, defaultDataDir())
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	cmd.Flags().StringVar(&readAhead, "read-ahead", "1MiB", "how far the kernel reads ahead of a sequential reader")
+	cmd.Flags().StringVar(&directIO, "direct-io", "16MiB", "files of at least this size bypass the kernel's page cache and are served from the block cache alone (faster cold reads); off: none do")
 	cmd.Flags().IntVar(&background, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd

@@ -111,6 +111,8 @@ func TestMountUsageErrors(t *testing.T) {
 		{[]string{"mount", "--offline", file}, "is not a folder"},
 		{[]string{"mount", "--offline", "--read-ahead", "lots", t.TempDir()}, `--read-ahead "lots"`},
 		{[]string{"mount", "--offline", "--cache-size", "big", t.TempDir()}, "--cache-size"},
+		{[]string{"mount", "--offline", "--direct-io", "never", t.TempDir()}, `--direct-io "never"`},
+		{[]string{"mount", "--offline", "--direct-io", "0", t.TempDir()}, `--direct-io "0"`},
 	}
 	for _, tt := range tests {
 		code, _, errOut := runCLI(t, tt.args...)

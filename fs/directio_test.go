@@ -1,0 +1,91 @@
+package fs
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aind/aindfs/internal/sample"
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// TestMountDirectIO: a file of at least MountOptions.DirectIO bytes is read
+// around the kernel's page cache (none of it is cached after a whole read),
+// byte for byte; a re-read comes from the block cache without a request,
+// and the file can still be mapped shared. A smaller file keeps the page
+// cache.
+func TestMountDirectIO(t *testing.T) {
+	var big, small []byte
+	m, _, srv := onlineMountOpts(t, s3test.Options{}, MountOptions{DirectIO: 2 << 20}, func(srv *s3test.Server) {
+		big, _ = bigFile(srv, "direct.bin", 3<<20+5)
+		small, _ = bigFile(srv, "cached.bin", 1<<20)
+	})
+	direct := m.DirectIO() > 0
+	if !direct {
+		t.Logf("this kernel cannot map files opened for direct I/O: every file should keep the page cache")
+	}
+	raw := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw")
+	bigPath, smallPath := filepath.Join(raw, "direct.bin"), filepath.Join(raw, "cached.bin")
+	for _, c := range []struct {
+		path   string
+		want   []byte
+		cached bool
+	}{{bigPath, big, !direct}, {smallPath, small, true}} {
+		got, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, c.want) {
+			t.Fatalf("%s: read %d bytes that differ from the %d stored", filepath.Base(c.path), len(got), len(c.want))
+		}
+		pages := cachedPages(t, c.path)
+		switch {
+		case c.cached && pages == 0:
+			t.Errorf("%s (%d bytes): no page in the kernel's page cache after reading it all", filepath.Base(c.path), len(c.want))
+		case !c.cached && pages > 0:
+			t.Errorf("%s (%d bytes): %d pages in the kernel's page cache, want none with direct I/O", filepath.Base(c.path), len(c.want), pages)
+		}
+	}
+
+	srv.WaitIdle()
+	before := srv.Count("GetObject")
+	got, err := os.ReadFile(bigPath)
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("re-read: %d bytes, %v; want the %d stored", len(got), err, len(big))
+	}
+	if n := srv.Count("GetObject") - before; n != 0 {
+		t.Errorf("re-read made %d GETs, want 0 (the block cache holds the file)", n)
+	}
+
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperMmapVar+"="+bigPath)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mmap in a child process: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != sha(big) {
+		t.Errorf("mapped bytes have sha256 %s, the file's %s", got, sha(big))
+	}
+}
+
+// cachedPages returns how many pages of the file the kernel's page cache
+// holds.
+func cachedPages(t *testing.T, path string) uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st unix.Cachestat_t
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &st, 0); err != nil {
+		t.Fatalf("cachestat %s (Linux 6.5 and later): %v", path, err)
+	}
+	return st.Cache
+}
