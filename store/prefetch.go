@@ -18,10 +18,10 @@ const growth = 8
 // The window is the number of bytes of readahead kept in flight, in
 // parts, each its own ranged GET: one S3 response streams at about
 // 100 MB/s, and it takes a dozen or more of them to fill a fast link. A
-// new part is requested as soon as one arrives, not when the reader gets
-// to it, so that the link stays busy while the reader waits for the
-// oldest part; what has arrived and is not yet read is bounded by twice
-// the window.
+// new part is requested as soon as enough of the others has arrived to
+// make room for it, not when the reader gets to it, so that the link
+// stays busy while the reader waits for the oldest part; what has arrived
+// and is not yet read is bounded by twice the window.
 type prefetcher struct {
 	blockSize int64
 	minWindow int64 // first window once a stream is seen
@@ -92,19 +92,28 @@ func (pf *prefetcher) next(size int64) (from, to int64, ok bool) {
 	if pf.window <= 0 || pf.inflight >= pf.window {
 		return 0, 0, false
 	}
-	// A wide window is cut into 32 parts: a single S3 answer streams at
-	// about 100 MB/s, so the link fills only with many GETs at once. A
-	// narrow one (a stream just starting, or one of many) is cut into
-	// parts of at least the first window, so that a stream that stops
-	// early has only a few GETs to cancel.
-	part := min(pf.maxPart, max(pf.window/32, pf.minWindow))
-	part -= part % pf.blockSize
+	part := pf.part()
+	if pf.inflight > 0 && pf.inflight+part > pf.window {
+		// Wait until a whole part fits: parts arrive a block at a time,
+		// and a GET for each block's worth of room would be mostly latency.
+		return 0, 0, false
+	}
 	from = max(pf.issued, pf.end)
 	if from >= min(pf.end+2*pf.window, size) {
 		return 0, 0, false
 	}
 	from -= from % pf.blockSize
 	return from, min(from+part, size), true
+}
+
+// part returns the length of the next readahead GET. A wide window is
+// cut into 32 parts: a single S3 answer streams at about 100 MB/s, so the
+// link fills only with many GETs at once. A narrow one (a stream just
+// starting, or one of many) is cut into parts of at least the first
+// window, so that a stream that stops early has only a few GETs to cancel.
+func (pf *prefetcher) part() int64 {
+	part := min(pf.maxPart, max(pf.window/32, pf.minWindow))
+	return max(pf.blockSize, part-part%pf.blockSize)
 }
 
 // requested records that readahead of [from, to) was asked for, need
@@ -122,7 +131,10 @@ func (pf *prefetcher) missed(end int64) {
 	pf.issued = min(pf.issued, end)
 }
 
-// arrived records that need bytes of readahead arrived (or failed).
+// arrived records that need bytes of readahead arrived (or failed). It
+// is told block by block, so that the window refills while parts are
+// still streaming in, and the number of GETs in flight stays even instead
+// of rising and falling in waves as parts end together.
 func (pf *prefetcher) arrived(need int64) {
 	pf.inflight -= need
 }

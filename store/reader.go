@@ -666,14 +666,16 @@ func (r *Reader) refill() []*fetch {
 	return fetches
 }
 
-// arrived is told by a readahead fetch of r that it is over, and
-// requests more readahead if it succeeded.
-func (r *Reader) arrived(f *fetch, ok bool) {
+// arrived is told by a readahead fetch of r that n more of its bytes
+// arrived, or with ok false that they never will, and requests more
+// readahead when that makes room for it.
+func (r *Reader) arrived(n int64, ok bool) {
 	r.mu.Lock()
-	r.pf.arrived(f.bytes)
+	r.pf.arrived(n)
+	_, _, more := r.pf.next(r.info.Size)
 	info := r.info
 	r.mu.Unlock()
-	if ok {
+	if ok && more {
 		r.s.start(r.refill(), r.obj, info)
 	}
 }
@@ -696,9 +698,13 @@ func (s *Store) reserve(n int64) bool {
 // run performs fetch f: one ranged GET whose body fills its blocks in turn.
 func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 	defer f.cancel()
-	ok := false
+	left := f.bytes // of the owner's readahead, not yet arrived
 	if f.owner != nil {
-		defer func() { f.owner.arrived(f, ok) }()
+		defer func() {
+			if left > 0 {
+				f.owner.arrived(left, false)
+			}
+		}()
 	}
 	c := s.cache
 	bs := s.opts.BlockSize
@@ -748,8 +754,11 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		}
 		s.inflight.Add(-n)
 		c.complete(p, blk)
+		if f.owner != nil {
+			left -= n
+			f.owner.arrived(n, true)
+		}
 	}
-	ok = true
 }
 
 // collect appends the blocks of slots to blocks, waiting for those on
