@@ -80,14 +80,22 @@ func BenchmarkMount(b *testing.B) {
 		copy(dst, seqData) // fault the destination in
 		var best float64
 		var bestShape string
+		var bestConc, bestPart int
 		for _, shape := range []struct{ conc, part int }{{16, 8 << 20}, {32, 8 << 20}, {16, 16 << 20}, {32, 16 << 20}, {64, 16 << 20}} {
 			d := directDownload(b, client, prefix+"sequential.bin", dst, shape.conc, shape.part)
 			rate := benchSize / d.Seconds()
 			report("direct download, %2d GETs of %2d MiB:      %6.0f MB/s", shape.conc, shape.part>>20, rate/1e6)
 			if rate > best {
 				best, bestShape = rate, fmt.Sprintf("%d x %d MiB", shape.conc, shape.part>>20)
+				bestConc, bestPart = shape.conc, shape.part
 			}
 		}
+		// What the best one costs in CPU: this process is both the S3
+		// server and the SDK client.
+		cpu0, start0 := cpuSeconds(b, os.Getpid()), time.Now()
+		d := directDownload(b, client, prefix+"sequential.bin", dst, bestConc, bestPart)
+		best = max(best, benchSize/d.Seconds())
+		directCPU, directWall := cpuSeconds(b, os.Getpid())-cpu0, time.Since(start0).Seconds()
 		if !bytes.Equal(dst, seqData) {
 			b.Fatal("direct download: bytes differ")
 		}
@@ -123,18 +131,19 @@ func BenchmarkMount(b *testing.B) {
 			mountConc, mountPart>>20, same/1e6, cold/same)
 		b.ReportMetric(cold/same, "cold/direct-same-conc")
 
-		// Warm re-reads: from the kernel's page cache, then, with the
-		// pages dropped, from the block cache; no request either way.
+		// Warm re-reads, then again with the kernel's pages of the file
+		// dropped; no request either way. (A file read with direct I/O
+		// has no pages in the kernel: both come from the block cache.)
 		srv.WaitIdle()
 		before = srv.Count("")
 		warm := readSequential(b, seqPath, seqData)
 		pageRequests := srv.Count("") - before
-		report("mount warm re-read (page cache):          %6.0f MB/s, %d requests, %.1f x cold", warm/1e6, pageRequests, warm/cold)
+		report("mount warm re-read:                       %6.0f MB/s, %d requests, %.1f x cold", warm/1e6, pageRequests, warm/cold)
 		dropPages(b, seqPath)
 		before = srv.Count("")
 		warmBlocks := readSequential(b, seqPath, seqData)
 		blockRequests := srv.Count("") - before
-		report("mount warm re-read (block cache):         %6.0f MB/s, %d requests, %.1f x cold", warmBlocks/1e6, blockRequests, warmBlocks/cold)
+		report("mount warm re-read, kernel pages dropped: %6.0f MB/s, %d requests, %.1f x cold", warmBlocks/1e6, blockRequests, warmBlocks/cold)
 		b.ReportMetric(warm/cold, "warm/cold")
 		b.ReportMetric(warmBlocks/cold, "warm-blocks/cold")
 		b.ReportMetric(float64(pageRequests+blockRequests), "warm-requests")
@@ -142,10 +151,18 @@ func BenchmarkMount(b *testing.B) {
 
 		srv.WaitIdle()
 		before = srv.Count("")
+		mountCPU0, benchCPU0, start0 := cpuSeconds(b, m.cmd.Process.Pid), cpuSeconds(b, os.Getpid()), time.Now()
 		steady := readSequential(b, filepath.Join(raw, "ecephys", "second.bin"), seqData)
+		mountCPU, benchCPU, steadyWall := cpuSeconds(b, m.cmd.Process.Pid)-mountCPU0, cpuSeconds(b, os.Getpid())-benchCPU0, time.Since(start0).Seconds()
 		report("mount cold sequential read, mount in use: %6.0f MB/s, %d requests; ratio to best direct %.2f",
 			steady/1e6, srv.Count("")-before, steady/best)
 		b.ReportMetric(steady/best, "cold-steady/direct")
+		// Where the cores go: a mount adds its own work (FUSE requests, the
+		// copy to the reader) to what a direct download costs, on the same
+		// two cores that also run the S3 server.
+		report("CPU for 1 GiB: direct download %.2f s (S3 server and SDK; %.1f cores busy); mount in use %.2f s (mount %.2f, S3 server and reader %.2f; %.1f cores busy)",
+			directCPU, directCPU/directWall, mountCPU+benchCPU, mountCPU, benchCPU, (mountCPU+benchCPU)/steadyWall)
+		b.ReportMetric((mountCPU+benchCPU)/directCPU, "cpu-mount/direct")
 		verifyFile(b, filepath.Join(raw, "ecephys", "second.bin"), seqData)
 
 		// Random 256 KiB reads, 16 at a time, each in its own 1 MiB slot of
@@ -412,6 +429,24 @@ func readFile(b *testing.B, path string, got func([]byte)) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cpuSeconds returns the CPU time process pid has used so far, user and
+// system, from /proc/pid/stat (in clock ticks of 1/100 s).
+func cpuSeconds(b *testing.B, pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is the first, utime the 12th, stime the 13th.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, stat)
+	}
+	return (utime + stime) / 100
 }
 
 // dropPages asks the kernel to forget its cached pages of the file.
