@@ -1,7 +1,6 @@
 package codeocean_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/codeocean/fake"
+	"github.com/aind/aindfs/internal/logtest"
 )
 
 const token = "cop_TESTtoken0123456789abcdef"
@@ -55,7 +55,7 @@ func catalog(n int) []codeocean.DataAsset {
 type setup struct {
 	srv    *fake.Server
 	client *codeocean.Client
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 }
 
 // start serves a fake holding assets and returns a client of it that logs at
@@ -66,7 +66,7 @@ func start(t *testing.T, assets []codeocean.DataAsset, opts fake.Options, edit .
 		opts.Token = token
 	}
 	srv := fake.New(assets, opts)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := codeocean.Config{
 		Domain: srv.Start(t),
 		Token:  token,
@@ -656,24 +656,6 @@ func TestBadIDsNeverReachTheServer(t *testing.T) {
 	if n := s.srv.Count("", ""); n != 1 {
 		t.Errorf("%d requests, want only the one for %q", n, "search")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // onMessage is a slog handler that runs do when a record with msg is logged.

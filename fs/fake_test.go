@@ -1,13 +1,10 @@
 package fs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	iofs "io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 )
@@ -354,33 +352,11 @@ func sampleResolver(t testing.TB) *fakeResolver {
 	return r
 }
 
-// logBuffer collects log output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // sampleTree is the tree over the sample, with its fakes and its log.
-func sampleTree(t testing.TB) (*Tree, *fakeResolver, *localObjects, *logBuffer) {
+func sampleTree(t testing.TB) (*Tree, *fakeResolver, *localObjects, *logtest.Buffer) {
 	objects := &localObjects{}
 	r := sampleResolver(t)
-	logs := &logBuffer{}
-	tree := New(Config{Resolver: r, Objects: objects, Logger: testLogger(logs)})
+	logs := &logtest.Buffer{}
+	tree := New(Config{Resolver: r, Objects: objects, Logger: logtest.Logger(logs)})
 	return tree, r, objects, logs
 }

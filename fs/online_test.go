@@ -8,6 +8,7 @@ import (
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/codeocean/fake"
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
@@ -50,14 +51,14 @@ func onlineMountOpts(t *testing.T, opts s3test.Options, mopts MountOptions, prep
 	}
 	st := store.New(store.Options{S3: srv.Backend(t)})
 	t.Cleanup(func() { st.Close() })
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.String())
 		}
 	})
-	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: testLogger(logs)})
-	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: testLogger(logs)})
+	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: logtest.Logger(logs)})
+	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
 	return mountTreeWith(t, tree, mopts), co, srv
 }
 

@@ -1,11 +1,9 @@
 package resolve
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/codeocean/fake"
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/store"
 )
 
@@ -28,7 +27,7 @@ type online struct {
 	r    *Resolver
 	co   *fake.Server
 	objs *fakeObjects
-	logs *bytes.Buffer
+	logs *logtest.Buffer
 }
 
 // newOnline serves the test catalog from the fake Code Ocean over HTTP, in
@@ -45,26 +44,15 @@ func newOnline(t *testing.T) *online {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
+	logs := &logtest.Buffer{}
 	objs := newFakeObjects(t)
 	r := New(Config{
 		Catalog:        client,
 		Objects:        objs,
 		SearchPageSize: 100,
-		Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:         logtest.Logger(logs),
 	})
 	return &online{r: r, co: co, objs: objs, logs: logs}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func (o *online) searches() int { return o.co.Count("POST", "data_assets/search") }

@@ -89,7 +89,7 @@ func BenchmarkStore(b *testing.B) {
 		cold := map[int]float64{}
 		coldGets := map[int]int{}
 		var st *store.Store
-		var storeConc, storePart int // the store's GETs in flight, and their usual length
+		var storeConc, storePart int    // the store's GETs in flight, and their usual length
 		var directCPU, storeCPU float64 // CPU seconds of the last round's direct and 4-in-flight reads
 		for range 3 {
 			cpu0 := cpuSeconds()

@@ -6,31 +6,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/internal/sample"
 )
-
-// syncBuffer is written by the command's goroutines while the test waits.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestMountServesUntilSIGTERM runs `aindfs mount` on the sample, reads
 // through it, then sends SIGTERM: the command unmounts and exits 0.
@@ -38,7 +20,7 @@ func TestMountServesUntilSIGTERM(t *testing.T) {
 	sample.RequireFUSE(t)
 	data := sampleData(t)
 	dir := t.TempDir()
-	var out, errOut syncBuffer
+	var out, errOut logtest.Buffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run([]string{"--log-level", "info", "mount", "--offline", "--data", data, dir}, &out, &errOut)
