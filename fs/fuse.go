@@ -116,6 +116,12 @@ func (s *served) fillAttr(out *fuse.Attr, a Attr) {
 	out.Blocks = (uint64(a.Size) + 511) / 512
 }
 
+// attrOut answers a getattr with a, valid for as long as a says.
+func (s *served) attrOut(out *fuse.AttrOut, a Attr) {
+	s.fillAttr(&out.Attr, a)
+	out.SetTimeout(a.Valid)
+}
+
 // dirNode is a folder.
 type dirNode struct {
 	fusefs.Inode
@@ -169,9 +175,7 @@ func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 var _ = (fusefs.NodeGetattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a := n.dir.Attr()
-	n.srv.fillAttr(&out.Attr, a)
-	out.SetTimeout(a.Valid)
+	n.srv.attrOut(out, n.dir.Attr())
 	return 0
 }
 
@@ -238,9 +242,7 @@ type fileNode struct {
 var _ = (fusefs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a := n.file.Attr()
-	n.srv.fillAttr(&out.Attr, a)
-	out.SetTimeout(a.Valid)
+	n.srv.attrOut(out, n.file.Attr())
 	return 0
 }
 
@@ -292,25 +294,34 @@ var _ = (fusefs.FileReader)((*fileHandle)(nil))
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	c, done := h.srv.context(ctx)
 	defer done()
-	if l, ok := h.r.(lender); ok {
-		lent, err := l.Lend(c, dest, off)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, h.srv.errno("read", h.path, c, err)
-		}
-		if lent.Len() == 0 {
-			// go-fuse sends an empty answer without calling Done.
-			lent.Release()
-			return fuse.ReadResultData(nil), 0
-		}
-		return lentResult{lent}, 0
-	}
-	n, err := h.r.ReadAt(c, dest, off)
+	res, err := h.read(c, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		// No partial answer: the kernel takes a short read for the end of
 		// the file and would shrink it.
 		return nil, h.srv.errno("read", h.path, c, err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return res, 0
+}
+
+// read answers a read with bytes lent out of the block cache when the
+// Reader can lend them, else with dest filled. The answer comes with
+// io.EOF at the end of the file; on another error there is none.
+func (h *fileHandle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, error) {
+	l, ok := h.r.(lender)
+	if !ok {
+		n, err := h.r.ReadAt(ctx, dest, off)
+		return fuse.ReadResultData(dest[:n]), err
+	}
+	lent, err := l.Lend(ctx, dest, off)
+	switch {
+	case lent == nil:
+		return nil, err
+	case lent.Len() == 0:
+		// go-fuse sends an empty answer without calling Done.
+		lent.Release()
+		return fuse.ReadResultData(nil), err
+	}
+	return lentResult{lent}, err
 }
 
 // lender is a Reader that can lend the bytes it reads out of its cache
@@ -366,9 +377,7 @@ func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 var _ = (fusefs.NodeGetattrer)((*linkNode)(nil))
 
 func (n *linkNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a := n.link.Attr()
-	n.srv.fillAttr(&out.Attr, a)
-	out.SetTimeout(a.Valid)
+	n.srv.attrOut(out, n.link.Attr())
 	return 0
 }
 
