@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -80,7 +81,7 @@ process that died is cleared first.`,
 			}
 			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
 				"s3", !src.offline, "cache", src.cacheSize, "direct_io", directIO, "allow_other", allowOther)
-			return serveUntilDone(ctx, stop, g, m)
+			return serveUntilDone(ctx, stop, g.log, m.Dir, m)
 		},
 	}
 	src.register(cmd, defaultDataDir())
@@ -108,18 +109,26 @@ func limitGoHeap(g *globals) {
 	g.log.Debug("Go heap limited", "bytes", goHeapLimit)
 }
 
+// mounted is what serveUntilDone needs of a mount.
+type mounted interface {
+	// Wait returns when the mount has stopped serving.
+	Wait()
+	// Unmount stops serving and unmounts.
+	Unmount() error
+}
+
 // serveUntilDone waits for a signal, or for someone else to unmount, then
 // unmounts. Signals stop being caught (stopSignals) once the first one has
 // arrived, so a second Ctrl-C kills a process whose unmount hangs.
-func serveUntilDone(ctx context.Context, stopSignals context.CancelFunc, g *globals, m *fs.Mount) error {
+func serveUntilDone(ctx context.Context, stopSignals context.CancelFunc, log *slog.Logger, dir string, m mounted) error {
 	served := make(chan struct{})
 	go func() { m.Wait(); close(served) }()
 	select {
 	case <-ctx.Done():
 		stopSignals()
-		g.log.Info("unmounting; a second signal ends the process at once", "dir", m.Dir, "why", context.Cause(ctx))
+		log.Info("unmounting; a second signal ends the process at once", "dir", dir, "why", context.Cause(ctx))
 	case <-served:
-		g.log.Info("unmounted from outside", "dir", m.Dir)
+		log.Info("unmounted from outside", "dir", dir)
 	}
 	return m.Unmount()
 }
