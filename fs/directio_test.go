@@ -2,6 +2,8 @@ package fs
 
 import (
 	"bytes"
+	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +51,23 @@ func TestMountDirectIO(t *testing.T) {
 			t.Errorf("%s (%d bytes): no page in the kernel's page cache after reading it all", filepath.Base(c.path), len(c.want))
 		case !c.cached && pages > 0:
 			t.Errorf("%s (%d bytes): %d pages in the kernel's page cache, want none with direct I/O", filepath.Base(c.path), len(c.want), pages)
+		}
+	}
+
+	// Reads of any length at any offset, some across the end of the file.
+	f, err := os.Open(bigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for range 200 {
+		off := rng.Int64N(int64(len(big)) + 10)
+		buf := make([]byte, 1+rng.IntN(3<<20))
+		n, err := f.ReadAt(buf, off)
+		want := big[min(off, int64(len(big))):min(off+int64(len(buf)), int64(len(big)))]
+		if n != len(want) || !bytes.Equal(buf[:n], want) || (n < len(buf)) != (err == io.EOF) {
+			t.Fatalf("pread of %d bytes at %d: %d bytes, %v; want the %d stored there", len(buf), off, n, err, len(want))
 		}
 	}
 
