@@ -18,7 +18,7 @@ import (
 type BlockCache struct {
 	blockSize int64
 	budget    int64
-	pool      *bufferPool
+	classes   []*bufferPool // buffer pools by size, smallest first
 
 	mu      sync.Mutex
 	lru     *simplelru.LRU[blockKey, *block]
@@ -38,10 +38,10 @@ type blockKey struct {
 // last reference is dropped: the cache holds one while the block is
 // cached, and each reader holds one while it copies out of it.
 type block struct {
-	data   []byte // len(data) valid bytes
-	pooled bool   // data came from the pool (else from the Go heap)
-	cost   int64
-	refs   atomic.Int32
+	data []byte      // len(data) valid bytes
+	pool *bufferPool // where data goes back
+	cost int64       // the size of the buffer
+	refs atomic.Int32
 	// unread marks readahead no reader has asked for yet. Eviction spares
 	// it once: under a stream, the oldest blocks in the cache are the next
 	// ones to be read, and evicting them would make the reader fetch each
@@ -81,7 +81,7 @@ func NewBlockCache(budget, blockSize int64) *BlockCache {
 	c := &BlockCache{
 		blockSize: blockSize,
 		budget:    budget,
-		pool:      poolFor(int(blockSize)),
+		classes:   classesFor(int(blockSize)),
 		lru:       l,
 		pending:   make(map[blockKey]*pendingBlock),
 	}
@@ -99,19 +99,18 @@ func (c *BlockCache) Bytes() int64 {
 func (c *BlockCache) Budget() int64 { return c.budget }
 
 // newBlock allocates a block for n bytes, with one reference for the
-// caller. Short blocks (the ends of
-// objects, small files) come from the heap at their own size instead of
-// taking a whole pooled buffer.
+// caller. Its buffer is the smallest class that holds n bytes, so that
+// short blocks (the ends of objects, small files) cost little, and like
+// every block they stay off the Go heap.
 func (c *BlockCache) newBlock(n int) *block {
-	b := &block{}
-	if int64(n) <= c.blockSize/4 {
-		b.data = make([]byte, n)
-		b.cost = int64(n) + 64
-	} else {
-		b.data = c.pool.get()[:n]
-		b.pooled = true
-		b.cost = c.blockSize
+	p := c.classes[len(c.classes)-1]
+	for _, q := range c.classes {
+		if q.size >= n {
+			p = q
+			break
+		}
 	}
+	b := &block{data: p.get()[:n], pool: p, cost: int64(p.size)}
 	b.refs.Store(1)
 	now := c.inUse.Add(b.cost)
 	for {
@@ -127,9 +126,7 @@ func (c *BlockCache) newBlock(n int) *block {
 func (c *BlockCache) release(b *block) {
 	if b.refs.Add(-1) == 0 {
 		c.inUse.Add(-b.cost)
-		if b.pooled {
-			c.pool.put(b.data)
-		}
+		b.pool.put(b.data)
 		b.data = nil
 	}
 }

@@ -14,7 +14,8 @@ const hugePage = 2 << 20
 
 // mapChunk returns n bytes of anonymous memory from the kernel, outside
 // the Go heap. Pages count towards RSS only once written. The memory is
-// never unmapped: buffers are recycled through the pool instead.
+// never unmapped: buffers are recycled through the pool instead, and
+// their pages given back with releasePages.
 //
 // Chunks of whole huge pages are aligned to them and marked for them, so
 // that filling fresh buffers faults once per 2 MiB instead of once per
@@ -52,4 +53,12 @@ func mmap(n int) unsafe.Pointer {
 		return nil
 	}
 	return p
+}
+
+// releasePages gives the pages of b back to the kernel, which reads as
+// zeros on next touch, and reports whether it did. b must be whole pages.
+// On memory from the heap fallback of mapChunk this is harmless too: such
+// a chunk is a pointer-free allocation of its own.
+func releasePages(b []byte) bool {
+	return unix.Madvise(b, unix.MADV_DONTNEED) == nil
 }
