@@ -64,12 +64,15 @@ func TestBlockCacheBudget(t *testing.T) {
 		t.Errorf("%d bytes in use after the last reference went, want %d", c.inUse.Load(), 4*bs)
 	}
 
-	// Short blocks cost their size, not a whole buffer.
-	small := c.newBlock(100)
-	if small.cost >= bs/4 {
-		t.Errorf("a 100-byte block costs %d bytes", small.cost)
+	// Short blocks cost the smallest buffer class that holds them (a
+	// page, 8 KiB, ...), not a whole block's buffer.
+	for _, tt := range []struct{ n, cost int64 }{{100, 4 << 10}, {4 << 10, 4 << 10}, {5000, 8 << 10}, {bs/2 + 1, bs}} {
+		small := c.newBlock(int(tt.n))
+		if small.cost != tt.cost || len(small.data) != int(tt.n) {
+			t.Errorf("a %d-byte block costs %d bytes and holds %d, want %d and %d", tt.n, small.cost, len(small.data), tt.cost, tt.n)
+		}
+		c.release(small)
 	}
-	c.release(small)
 	c.purge()
 	if c.Bytes() != 0 || c.inUse.Load() != 0 {
 		t.Errorf("after purge: %d bytes cached, %d in use", c.Bytes(), c.inUse.Load())
