@@ -437,6 +437,23 @@ func TestUnmountWithReadInFlight(t *testing.T) {
 	}
 }
 
+// Mounting a folder that is already served refuses, naming the cause, and
+// leaves the first mount serving.
+func TestMountOverLiveMountRefused(t *testing.T) {
+	tree, _, _, _ := sampleTree(t)
+	m := mountTree(t, tree)
+	other, _, _, _ := sampleTree(t)
+	if m2, err := other.Mount(m.Dir, MountOptions{}); err == nil {
+		m2.Unmount()
+		t.Fatal("a second mount of a served folder succeeded")
+	} else if !strings.Contains(err.Error(), "already a live FUSE mount") {
+		t.Errorf("second mount: %v, want it to say the folder is already mounted", err)
+	}
+	if _, err := os.Stat(filepath.Join(m.Dir, "sessions", behaviorID, "raw", "subject.json")); err != nil {
+		t.Errorf("the first mount after the refused second one: %v", err)
+	}
+}
+
 // A mount whose process died leaves "transport endpoint is not connected";
 // mounting there again clears it.
 func TestMountOverStaleMount(t *testing.T) {

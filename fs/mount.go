@@ -251,13 +251,21 @@ func (m *Mount) abort() error {
 	return os.WriteFile(f, []byte("1"), 0)
 }
 
+// fuseMagic is the statfs type of FUSE filesystems.
+const fuseMagic = 0x65735546
+
 // clearStale lazily unmounts a dead FUSE mount at dir, which fails every
-// access with ENOTCONN until it is removed.
+// access with ENOTCONN until it is removed. A live FUSE mount at dir (a
+// second `aindfs mount` of the same folder, most likely) is an error:
+// mounting over it would hide it, and both would look healthy.
 func clearStale(dir string, log *slog.Logger) error {
 	// statfs always reaches the filesystem; stat may be answered from the
 	// kernel's cache of the dead mount's root.
 	var st syscall.Statfs_t
 	err := syscall.Statfs(dir, &st)
+	if err == nil && st.Type == fuseMagic && isMountPoint(dir) {
+		return fmt.Errorf("mount point %s is already a live FUSE mount (another aindfs mount?): unmount it first (fusermount3 -u %s)", dir, dir)
+	}
 	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return nil
 	}
@@ -268,6 +276,16 @@ func clearStale(dir string, log *slog.Logger) error {
 		return fmt.Errorf("mount point %s holds a stale mount that cannot be cleared: %w", dir, err)
 	}
 	return nil
+}
+
+// isMountPoint reports whether dir is the root of a mount: it lies on
+// another device than its parent folder.
+func isMountPoint(dir string) bool {
+	var st, parent syscall.Stat_t
+	if syscall.Stat(dir, &st) != nil || syscall.Stat(filepath.Dir(dir), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
 }
 
 // lazyUnmount detaches the mount at dir now; the kernel finishes once the
