@@ -93,49 +93,7 @@ func TestMountMatchesSource(t *testing.T) {
 		{"assets/" + rawEphysUID, ephysID},
 	}
 	for _, tt := range tests {
-		src := filepath.Join(data, tt.source)
-		mnt := filepath.Join(m.Dir, tt.path)
-		files := 0
-		err := filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			mp := filepath.Join(mnt, rel)
-			fi, err := os.Lstat(mp)
-			if err != nil {
-				t.Errorf("stat %s: %v", mp, err)
-				return nil
-			}
-			if de.IsDir() {
-				if fi.Mode() != iofs.ModeDir|0o555 {
-					t.Errorf("%s: mode %v, want dr-xr-xr-x", mp, fi.Mode())
-				}
-				want := sourceNames(t, p, nil)
-				if got := dirNames(t, mp); !slices.Equal(got, want) {
-					t.Errorf("ls %s = %q, want %q", mp, got, want)
-				}
-				return nil
-			}
-			files++
-			want, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			if fi.Mode() != 0o444 || fi.Size() != int64(len(want)) {
-				t.Errorf("%s: %v %d bytes, want -r--r--r-- %d", mp, fi.Mode(), fi.Size(), len(want))
-			}
-			got, err := os.ReadFile(mp)
-			if err != nil {
-				t.Errorf("read %s: %v", mp, err)
-			} else if sha(got) != sha(want) {
-				t.Errorf("%s: sha256 %s, source's %s", mp, sha(got), sha(want))
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		files := sameTree(t, filepath.Join(m.Dir, tt.path), filepath.Join(data, tt.source))
 		if files == 0 {
 			t.Errorf("%s: no file compared", tt.path)
 		}

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,7 +64,8 @@ func onlineMountOpts(t *testing.T, opts s3test.Options, mopts MountOptions, prep
 }
 
 // sameTree checks that folder mnt of the mount holds what folder src holds
-// on disk: the same names, sizes and bytes, recursively.
+// on disk, recursively: the same names, folders 0555, files 0444 of the
+// same sizes and bytes. It returns the number of files compared.
 func sameTree(t *testing.T, mnt, src string) int {
 	t.Helper()
 	files := 0
@@ -73,7 +75,15 @@ func sameTree(t *testing.T, mnt, src string) int {
 		}
 		rel, _ := filepath.Rel(src, p)
 		mp := filepath.Join(mnt, rel)
+		fi, err := os.Lstat(mp)
+		if err != nil {
+			t.Errorf("stat %s: %v", mp, err)
+			return nil
+		}
 		if de.IsDir() {
+			if fi.Mode() != iofs.ModeDir|0o555 {
+				t.Errorf("%s: mode %v, want dr-xr-xr-x", mp, fi.Mode())
+			}
 			if got, want := dirNames(t, mp), sourceNames(t, p, nil); !slices.Equal(got, want) {
 				t.Errorf("ls %s = %q, want %q", mp, got, want)
 			}
@@ -83,6 +93,9 @@ func sameTree(t *testing.T, mnt, src string) int {
 		want, err := os.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if fi.Mode() != 0o444 || fi.Size() != int64(len(want)) {
+			t.Errorf("%s: %v %d bytes, want -r--r--r-- %d", mp, fi.Mode(), fi.Size(), len(want))
 		}
 		got, err := os.ReadFile(mp)
 		if err != nil {
