@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aind/aindfs/store"
@@ -159,20 +158,11 @@ func BenchmarkStore(b *testing.B) {
 		for i, slot := range rng.Perm(benchSize >> 20)[:benchRandReads] {
 			offs[i] = int64(slot)<<20 + rng.Int64N(1<<20-benchRandSize-store.DefaultBlockSize)
 		}
-		start = time.Now()
-		s3test.Parallel(benchRandConc, benchRandSize, offs, func(buf []byte, off int64) {
-			out, err := client.GetObject(ctx, &s3.GetObjectInput{
-				Bucket: aws.String("bench"), Key: aws.String("big.bin"),
-				Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+benchRandSize-1)),
-			})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.ReadFull(out.Body, buf)
-			out.Body.Close()
-		})
-		directIOPS := benchRandReads / time.Since(start).Seconds()
+		d, err := s3test.DirectRanges(ctx, client, "bench", "big.bin", offs, benchRandSize, benchRandConc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		directIOPS := benchRandReads / d.Seconds()
 
 		st = store.New(store.Options{S3: srv.Backend(b), CacheBytes: benchSize})
 		r := st.Open(obj, info)

@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -114,6 +115,33 @@ func DirectDownload(ctx context.Context, client *s3.Client, bucket, key string, 
 		})
 	}
 	wg.Wait()
+	return time.Since(start), firstErr
+}
+
+// DirectRanges reads size bytes of bucket/key at each offset with ranged
+// GETs, conc at a time: the SDK-only baseline of random reads. It returns
+// how long that took.
+func DirectRanges(ctx context.Context, client *s3.Client, bucket, key string, offs []int64, size, conc int) (time.Duration, error) {
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	start := time.Now()
+	Parallel(conc, size, offs, func(buf []byte, off int64) {
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(key),
+			Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+int64(size)-1)),
+		})
+		if err == nil {
+			_, err = io.ReadFull(out.Body, buf)
+			out.Body.Close()
+		}
+		if err != nil {
+			mu.Lock()
+			firstErr = cmp.Or(firstErr, err)
+			mu.Unlock()
+		}
+	})
 	return time.Since(start), firstErr
 }
 
