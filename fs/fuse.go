@@ -157,9 +157,18 @@ var _ = (fusefs.NodeReaddirer)((*dirNode)(nil))
 
 // Readdir lists the folder (under the mount's context, as Lookup). The
 // kernel then asks for each entry's attributes (READDIRPLUS); Lookup
-// answers those from the listing just made, which the folder keeps, so
-// `ls -l` makes no request per entry.
+// answers those from the listing, which the folder keeps, so `ls -l`
+// makes no request per entry. A folder of objects is given to the kernel
+// as its listing arrives: the kernel's work on the first page overlaps
+// the fetching of the next ones.
 func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+	if d, ok := n.dir.(listedDir); ok {
+		l, err := d.arriving(n.srv.life)
+		if err != nil {
+			return nil, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
+		}
+		return &dirStream{srv: n.srv, path: n.dir.Path(), l: l}, 0
+	}
 	nodes, err := n.dir.ReadDir(n.srv.life)
 	if err != nil {
 		return nil, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
@@ -171,6 +180,73 @@ func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 	}
 	return fusefs.NewListDirStream(entries), 0
 }
+
+// listedDir is a Dir whose entries can be read while its listing arrives.
+type listedDir interface {
+	Dir
+	// arriving returns the folder's listing, done or under way.
+	arriving(ctx context.Context) (*listing, error)
+}
+
+// dirStream gives the kernel a folder's entries as its listing arrives.
+// When all the entries arrived so far are given, HasNext waits for more,
+// for the end of the listing, or for the mount to go away. A listing that
+// fails ends the stream with its error.
+type dirStream struct {
+	srv   *served
+	path  string
+	l     *listing
+	given int    // entries given so far: the index of the next one
+	batch []Node // arrived, not given yet
+	end   bool
+	errno syscall.Errno
+}
+
+var _ = (fusefs.DirStream)((*dirStream)(nil))
+
+func (s *dirStream) HasNext() bool {
+	if len(s.batch) > 0 || s.errno != 0 {
+		return true
+	}
+	if s.end {
+		return false
+	}
+	nodes, err := s.l.arrived(s.srv.life, s.given)
+	switch {
+	case err != nil:
+		s.errno = s.srv.errno("readdir", s.path, s.srv.life, err)
+		return true
+	case len(nodes) == 0:
+		s.end = true
+		return false
+	}
+	s.batch = nodes
+	return true
+}
+
+func (s *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
+	if s.errno != 0 {
+		return fuse.DirEntry{}, s.errno
+	}
+	child := s.batch[0]
+	s.batch = s.batch[1:]
+	s.given++
+	a := child.Attr()
+	// Offsets count entries in the listing's order, the same for every
+	// reader, so Seekdir can find its place again.
+	return fuse.DirEntry{Name: child.Name(), Mode: typeBits(a.Kind), Ino: a.Ino, Off: uint64(s.given)}, 0
+}
+
+var _ = (fusefs.FileSeekdirer)((*dirStream)(nil))
+
+// Seekdir goes back (rewinddir, or a batch the kernel asks for again) or
+// forward to the entry after the off-th.
+func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	s.given, s.batch, s.end, s.errno = int(off), nil, false, 0
+	return 0
+}
+
+func (s *dirStream) Close() {}
 
 var _ = (fusefs.NodeGetattrer)((*dirNode)(nil))
 

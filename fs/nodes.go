@@ -195,9 +195,8 @@ func (t *Tree) viewNode(ctx context.Context, s resolve.Session, v View) (Node, e
 	}
 	d := &objectDir{t: t, path: path, loc: f.Location, modTime: f.ModTime, valid: ValidSession}
 	if f.Only != nil {
-		d.setEntries(f.Only)
 		ids := []string{"only", f.Location.String()}
-		for _, o := range d.entries {
+		for _, o := range d.setEntries(f.Only) {
 			ids = append(ids, o.Name, o.ETag)
 		}
 		d.ino = inode(path, ids...)
@@ -261,7 +260,8 @@ func (b bytesReader) ReadAt(_ context.Context, p []byte, off int64) (int, error)
 func (b bytesReader) Close() error { return nil }
 
 // objectDir is a folder of objects at loc (an asset, or a folder in one).
-// Its listing is fetched once and kept: asset contents never change.
+// Its listing is fetched once and kept: asset contents never change. Its
+// entries can be read while the listing's pages arrive (listing).
 type objectDir struct {
 	t       *Tree
 	path    string
@@ -271,9 +271,7 @@ type objectDir struct {
 	ino     uint64
 
 	mu      sync.Mutex
-	listed  bool
-	entries []store.ObjectInfo // sorted by name, one per name
-	nodes   []Node             // the entries' nodes, made once: lookups allocate nothing
+	current *listing // done or under way; nil before the first and after a failed one
 }
 
 func (d *objectDir) Name() string { return base(d.path) }
@@ -288,9 +286,10 @@ func (d *objectDir) Attr() Attr {
 	return a
 }
 
-// setEntries keeps the usable entries of a listing, sorted, one per name;
-// where a folder and an object share a name (S3 allows it), the folder wins.
-func (d *objectDir) setEntries(list []store.ObjectInfo) {
+// setEntries makes list the folder's whole listing, and returns its usable
+// entries sorted, one per name; where a folder and an object share a name
+// (S3 allows it), the folder wins.
+func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
 	entries := make([]store.ObjectInfo, 0, len(list))
 	for _, o := range list {
 		if checkName("", o.Name) != nil {
@@ -312,53 +311,275 @@ func (d *objectDir) setEntries(list []store.ObjectInfo) {
 		return 0
 	})
 	entries = slices.CompactFunc(entries, func(a, b store.ObjectInfo) bool { return a.Name == b.Name })
-	seed := hashByte(hashString(hashByte(hashString(fnvOffset, d.path), 0), d.loc.String()), 0)
-	nodes := make([]Node, len(entries))
-	for i, o := range entries {
-		nodes[i] = d.child(o, seed)
-	}
-	d.entries, d.nodes, d.listed = entries, nodes, true
+	l := d.newListing(context.Background())
+	l.add(entries)
+	l.finish(nil)
+	d.mu.Lock()
+	d.current = l
+	d.mu.Unlock()
+	return entries
 }
 
-func (d *objectDir) list(ctx context.Context) ([]store.ObjectInfo, error) {
+// listing returns the folder's listing, done or under way; when there is
+// none, it starts one, which runs for as long as ctx lasts. However many
+// callers come, one listing at a time asks for the folder's pages.
+func (d *objectDir) listing(ctx context.Context) *listing {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.listed {
-		return d.entries, nil
+	if d.current == nil {
+		d.current = d.newListing(ctx)
+		go d.fetch(d.current)
 	}
-	list, err := d.t.objects.List(ctx, d.loc)
+	return d.current
+}
+
+func (d *objectDir) newListing(ctx context.Context) *listing {
+	return &listing{
+		dir:     d,
+		ctx:     ctx,
+		changed: make(chan struct{}),
+		byName:  map[string]int{},
+		seed:    hashByte(hashString(hashByte(hashString(fnvOffset, d.path), 0), d.loc.String()), 0),
+	}
+}
+
+// fetch lists the folder into l, page by page when the objects can. A
+// failed listing is forgotten, so that a later call tries again.
+func (d *objectDir) fetch(l *listing) {
+	var err error
+	if p, ok := d.t.objects.(PageLister); ok {
+		err = p.ListPages(l.ctx, d.loc, func(page []store.ObjectInfo) error {
+			l.add(page)
+			return nil
+		})
+	} else {
+		var list []store.ObjectInfo
+		if list, err = d.t.objects.List(l.ctx, d.loc); err == nil {
+			l.add(list)
+		}
+	}
 	if err != nil {
 		if isNotFound(err) {
-			return nil, &PathError{Path: d.path, Err: fmt.Errorf("%w: folder %s is gone", ErrNotExist, d.loc)}
+			err = &PathError{Path: d.path, Err: fmt.Errorf("%w: folder %s is gone", ErrNotExist, d.loc)}
+		} else {
+			err = &PathError{Path: d.path, Err: fmt.Errorf("listing %s: %w", d.loc, err)}
 		}
-		return nil, &PathError{Path: d.path, Err: fmt.Errorf("listing %s: %w", d.loc, err)}
+		d.mu.Lock()
+		if d.current == l {
+			d.current = nil
+		}
+		d.mu.Unlock()
 	}
-	d.setEntries(list)
-	return d.entries, nil
+	l.finish(err)
 }
+
+// arriving implements listedDir.
+func (d *objectDir) arriving(ctx context.Context) (*listing, error) { return d.listing(ctx), nil }
 
 func (d *objectDir) ReadDir(ctx context.Context) ([]Node, error) {
-	if _, err := d.list(ctx); err != nil {
-		return nil, err
+	for {
+		l := d.listing(ctx)
+		nodes, err := l.all(ctx)
+		if l.again(ctx, err) {
+			continue
+		}
+		return nodes, err
 	}
-	return slices.Clone(d.nodes), nil
 }
 
+// Lookup answers from the entries arrived so far, else once the listing
+// has ended: never with a request of its own.
 func (d *objectDir) Lookup(ctx context.Context, name string) (Node, error) {
 	if err := checkName(d.path, name); err != nil {
 		return nil, err
 	}
-	entries, err := d.list(ctx)
-	if err != nil {
+	for {
+		l := d.listing(ctx)
+		n, err := l.lookup(ctx, name)
+		if l.again(ctx, err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return nil, notExist(d.path, name, nil)
+		}
+		return n, nil
+	}
+}
+
+// listing is a folder's entries as the pages of its listing arrive.
+// Entries are only ever added, in an order every reader sees the same,
+// so a reader keeps its place by index.
+type listing struct {
+	dir *objectDir
+	ctx context.Context // of the caller that started it
+
+	mu      sync.Mutex
+	changed chan struct{}      // closed when entries are added or the listing ends
+	nodes   []Node             // in order of arrival, one per name
+	byName  map[string]int     // index in nodes
+	held    []store.ObjectInfo // objects not shown yet: a folder of their name may still come
+	done    bool
+	err     error
+	sorted  []Node // nodes by name, made once done and asked for
+	// seed is the hash of the folder's path and location, which each
+	// entry's inode number continues.
+	seed uint64
+}
+
+// add takes in one page of the listing. Pages come in key order (see
+// store.PageLister), so an object "a" whose folder "a/" would sort after
+// this page's last key is held back until the next page has had its
+// chance to bring that folder: the folder wins, and no name is shown twice.
+func (l *listing) add(page []store.ObjectInfo) {
+	last := "" // the page's greatest key: later pages hold only greater ones
+	for _, o := range page {
+		k := o.Name
+		if o.Dir {
+			k += "/"
+		}
+		last = max(last, k)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Folders first, so that an object of the same name in this page is
+	// known to lose, wherever it stands in the page.
+	for _, o := range page {
+		if !o.Dir || !l.usable(o) {
+			continue
+		}
+		if _, ok := l.byName[o.Name]; ok {
+			continue // listed again (some servers repeat a prefix on the next page)
+		}
+		l.held = slices.DeleteFunc(l.held, func(h store.ObjectInfo) bool { return h.Name == o.Name })
+		l.show(o)
+	}
+	for _, o := range page {
+		if o.Dir || !l.usable(o) {
+			continue
+		}
+		if _, ok := l.byName[o.Name]; ok {
+			continue
+		}
+		l.held = append(l.held, o)
+	}
+	kept := l.held[:0]
+	for _, o := range l.held {
+		if o.Name+"/" > last {
+			kept = append(kept, o)
+		} else {
+			l.show(o)
+		}
+	}
+	l.held = kept
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *listing) usable(o store.ObjectInfo) bool {
+	if checkName("", o.Name) != nil {
+		l.dir.t.log.Debug("entry with an unusable name left out", "folder", l.dir.loc.String(), "name", o.Name)
+		return false
+	}
+	return true
+}
+
+// show adds the entry o, unless an entry of its name is shown already.
+func (l *listing) show(o store.ObjectInfo) {
+	if _, ok := l.byName[o.Name]; ok {
+		return
+	}
+	l.byName[o.Name] = len(l.nodes)
+	l.nodes = append(l.nodes, l.dir.child(o, l.seed))
+}
+
+// finish ends the listing: complete when err is nil, failed otherwise.
+func (l *listing) finish(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		for _, o := range l.held {
+			l.show(o)
+		}
+	}
+	l.held = nil
+	l.done, l.err = true, err
+	close(l.changed)
+}
+
+// waitUntil waits, with l.mu held, until ready reports true or ctx ends.
+func (l *listing) waitUntil(ctx context.Context, ready func() bool) error {
+	for !ready() {
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			l.mu.Lock()
+			return &PathError{Path: l.dir.path, Err: fmt.Errorf("listing %s: %w", l.dir.loc, ctx.Err())}
+		}
+		l.mu.Lock()
+	}
+	return nil
+}
+
+// again reports whether a caller who got err from l should ask again: l
+// was cut short because the caller that started it went away, and this
+// one is still waiting.
+func (l *listing) again(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && l.ctx.Err() != nil
+}
+
+// lookup returns the entry name once it has arrived; nil, without error,
+// when the listing is complete without it.
+func (l *listing) lookup(ctx context.Context, name string) (Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, found := 0, false
+	if err := l.waitUntil(ctx, func() bool {
+		i, found = l.byName[name]
+		return found || l.done
+	}); err != nil {
 		return nil, err
 	}
-	i, ok := slices.BinarySearchFunc(entries, name, func(o store.ObjectInfo, name string) int {
-		return strings.Compare(o.Name, name)
-	})
-	if !ok {
-		return nil, notExist(d.path, name, nil)
+	if found {
+		return l.nodes[i], nil
 	}
-	return d.nodes[i], nil
+	return nil, l.err
+}
+
+// all returns every entry, sorted by name, once the listing is complete.
+func (l *listing) all(ctx context.Context) ([]Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.waitUntil(ctx, func() bool { return l.done }); err != nil {
+		return nil, err
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	if l.sorted == nil {
+		l.sorted = sortNodes(slices.Clone(l.nodes))
+	}
+	return slices.Clone(l.sorted), nil
+}
+
+// arrived returns the entries from index from on, in order of arrival,
+// waiting until there is at least one; none once the listing is complete,
+// and its error if it failed.
+func (l *listing) arrived(ctx context.Context, from int) ([]Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.waitUntil(ctx, func() bool { return from < len(l.nodes) || l.done }); err != nil {
+		return nil, err
+	}
+	if from < len(l.nodes) {
+		// Capped: the entries past them may still be written.
+		return l.nodes[from:len(l.nodes):len(l.nodes)], nil
+	}
+	return nil, l.err
 }
 
 // child makes the node of entry o. Its inode number continues the hash of
@@ -488,6 +709,15 @@ func (d *assetDir) folder(ctx context.Context) (*objectDir, error) {
 	}
 	d.dir = &objectDir{t: d.t, path: d.path, loc: loc, modTime: d.asset.Created, valid: ValidImmutable}
 	return d.dir, nil
+}
+
+// arriving implements listedDir.
+func (d *assetDir) arriving(ctx context.Context) (*listing, error) {
+	f, err := d.folder(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.listing(ctx), nil
 }
 
 func (d *assetDir) ReadDir(ctx context.Context) ([]Node, error) {

@@ -173,6 +173,26 @@ func (s *Store) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 	return b.List(ctx, dir)
 }
 
+var _ PageLister = (*Store)(nil)
+
+// ListPages implements PageLister. A backend that cannot page (local
+// folders) gives its whole listing as one page.
+func (s *Store) ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error {
+	b, err := s.backend(dir)
+	if err != nil {
+		return err
+	}
+	s.requests.Add(1)
+	if p, ok := b.(PageLister); ok {
+		return p.ListPages(ctx, dir, page)
+	}
+	list, err := b.List(ctx, dir)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	return page(list)
+}
+
 // Exists implements Backend.
 func (s *Store) Exists(ctx context.Context, dir URI) (bool, error) {
 	b, err := s.backend(dir)

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,10 +232,42 @@ func (b *S3Backend) check(u URI) error {
 	return nil
 }
 
-// List implements Backend with ListObjectsV2 and delimiter "/", over all pages.
+// List implements Backend with ListObjectsV2 and delimiter "/", over all
+// pages (see ListPages), sorted by name; a folder comes before an object
+// of the same name.
 func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
-	if err := b.check(dir); err != nil {
+	var out []ObjectInfo
+	err := b.ListPages(ctx, dir, func(page []ObjectInfo) error {
+		out = append(out, page...)
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b ObjectInfo) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		switch {
+		case a.Dir && !b.Dir:
+			return -1
+		case b.Dir && !a.Dir:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+var _ PageLister = (*S3Backend)(nil)
+
+// ListPages implements PageLister with ListObjectsV2 and delimiter "/":
+// page is called with each answer's entries as soon as it arrives, while
+// the next is being asked for. The folder's own empty object (a marker,
+// as S3 consoles make) is not an entry, but makes the folder exist.
+func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error {
+	if err := b.check(dir); err != nil {
+		return err
 	}
 	prefix := folderPrefix(dir.Key)
 	in := &s3.ListObjectsV2Input{
@@ -243,42 +275,60 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 		Prefix:    aws.String(prefix),
 		Delimiter: aws.String("/"),
 	}
-	var out []ObjectInfo
-	marker := false // the folder's own (empty) object, as S3 consoles make
+	found := false // any entry, or the marker
 	pages := s3.NewListObjectsV2Paginator(b.client, in)
 	for pages.HasMorePages() {
 		pctx, cancel := context.WithTimeout(ctx, b.opts.RetryTimeout)
-		page, err := pages.NextPage(pctx)
+		out, err := pages.NextPage(pctx)
 		cancel()
 		if err != nil {
-			return nil, b.callError(ctx, "list", dir, err)
+			return b.callError(ctx, "list", dir, err)
 		}
-		for _, p := range page.CommonPrefixes {
-			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), prefix), "/")
-			if name == "" {
-				continue
-			}
-			out = append(out, ObjectInfo{Name: name, Dir: true})
+		entries, marker := pageEntries(out, prefix)
+		found = found || marker || len(entries) > 0
+		if len(entries) == 0 {
+			continue
 		}
-		for _, o := range page.Contents {
-			name := strings.TrimPrefix(aws.ToString(o.Key), prefix)
-			if name == "" {
-				marker = true
-				continue
-			}
-			out = append(out, ObjectInfo{
-				Name:    name,
-				Size:    aws.ToInt64(o.Size),
-				ModTime: aws.ToTime(o.LastModified),
-				ETag:    aws.ToString(o.ETag),
-			})
+		if err := page(entries); err != nil {
+			return err
 		}
 	}
-	if len(out) == 0 && !marker {
-		return nil, fmt.Errorf("list %s: %w", dir, ErrNotExist)
+	if !found {
+		return fmt.Errorf("list %s: %w", dir, ErrNotExist)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return nil
+}
+
+// pageEntries turns one ListObjectsV2 answer into entries in key order:
+// S3 sends the objects and the common prefixes as two sorted lists, which
+// are merged here, a folder counting as its name followed by "/".
+func pageEntries(out *s3.ListObjectsV2Output, prefix string) (entries []ObjectInfo, marker bool) {
+	entries = make([]ObjectInfo, 0, len(out.Contents)+len(out.CommonPrefixes))
+	objs, dirs := out.Contents, out.CommonPrefixes
+	for len(objs) > 0 || len(dirs) > 0 {
+		if len(dirs) > 0 && (len(objs) == 0 || aws.ToString(dirs[0].Prefix) < aws.ToString(objs[0].Key)) {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(dirs[0].Prefix), prefix), "/")
+			dirs = dirs[1:]
+			if name != "" {
+				entries = append(entries, ObjectInfo{Name: name, Dir: true})
+			}
+			continue
+		}
+		o := objs[0]
+		objs = objs[1:]
+		name := strings.TrimPrefix(aws.ToString(o.Key), prefix)
+		if name == "" {
+			marker = true
+			continue
+		}
+		entries = append(entries, ObjectInfo{
+			Name:    name,
+			Size:    aws.ToInt64(o.Size),
+			ModTime: aws.ToTime(o.LastModified),
+			ETag:    aws.ToString(o.ETag),
+		})
+	}
+	return entries, marker
 }
 
 // folderPrefix turns a folder key into a listing prefix: "a/b" -> "a/b/",
