@@ -1,0 +1,397 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aind/aindfs/codeocean"
+	"github.com/aind/aindfs/internal/logtest"
+	"github.com/aind/aindfs/internal/sample"
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// pagedEntry is what ls shows of one entry of the paged folder.
+type pagedEntry struct {
+	dir  bool
+	size int64
+}
+
+// pagedFolder puts a folder of 2,496 entries in the sample session's raw
+// folder, three pages of ListObjectsV2 (1000 keys a page), and returns
+// what a listing of it must show. An object "a" ends the first page and a
+// folder "a/" starts the second; an object "c" and a folder "c/" share the
+// second page with "c-d" between them. In both, the folder is the entry.
+func pagedFolder(srv *s3test.Server) map[string]pagedEntry {
+	want := map[string]pagedEntry{}
+	put := func(name string, size int) {
+		srv.PutObject(rawBucket, sample.SessionID+"/many/"+name, make([]byte, size))
+		want[name] = pagedEntry{size: int64(size)}
+	}
+	folder := func(name, key string) {
+		srv.PutObject(rawBucket, sample.SessionID+"/many/"+name+"/"+key, []byte("x"))
+		want[name] = pagedEntry{dir: true}
+	}
+	for i := range 998 {
+		put(fmt.Sprintf("%04d.bin", i), 1+i%5)
+	}
+	put("a", 7)
+	put("a.b", 8) // the 1000th key: the end of the first page
+	folder("a", "x.bin")
+	for i := range 700 {
+		put(fmt.Sprintf("b%04d.bin", i), 1+i%3)
+	}
+	put("c", 9)
+	put("c-d", 10)
+	folder("c", "y.bin")
+	for i := range 790 {
+		put(fmt.Sprintf("d%04d.bin", i), 2+i%3)
+	}
+	folder("sub1", "x.json")
+	folder("sub2", "y/z.json")
+	return want
+}
+
+// checkListing checks that entries (of folder dir, through the mount) are
+// the wanted ones, each once, of the right kinds and sizes.
+func checkListing(t *testing.T, dir string, entries []os.DirEntry, want map[string]pagedEntry) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, de := range entries {
+		name := de.Name()
+		if seen[name]++; seen[name] == 2 {
+			t.Errorf("%s listed more than once", name)
+		}
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("%s listed, but is not in the folder", name)
+			continue
+		}
+		if de.IsDir() != w.dir {
+			t.Errorf("%s: listed as folder %v, want %v", name, de.IsDir(), w.dir)
+		}
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("lstat %s: %v", name, err)
+			continue
+		}
+		if fi.IsDir() != w.dir || !w.dir && fi.Size() != w.size {
+			t.Errorf("%s: %v of %d bytes, want folder %v of %d bytes", name, fi.Mode(), fi.Size(), w.dir, w.size)
+		}
+	}
+	for name := range want {
+		if seen[name] == 0 {
+			t.Errorf("%s missing from the listing", name)
+		}
+	}
+}
+
+// TestMountListsFolderOfPages: a folder of three pages lists every entry
+// once, the folder winning over an object of its name (across a page
+// boundary and within a page), with three ListObjectsV2 requests; listing
+// it again and looking up every entry asks nothing more.
+func TestMountListsFolderOfPages(t *testing.T) {
+	var want map[string]pagedEntry
+	m, _, srv := onlineMountWith(t, s3test.Options{}, func(srv *s3test.Server) { want = pagedFolder(srv) })
+	dir := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "many")
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("stat %s: %v, %v", dir, fi, err)
+	}
+	before, lists := srv.Count(""), srv.Count("ListObjectsV2")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) {
+		t.Errorf("ls: %d entries, want %d", len(entries), len(want))
+	}
+	checkListing(t, dir, entries, want)
+	if n := srv.Count("ListObjectsV2") - lists; n != 3 {
+		t.Errorf("listing made %d ListObjectsV2 requests, want 3 (one per page)", n)
+	}
+	if n := srv.Count("") - before; n != 3 {
+		t.Errorf("listing and looking up every entry made %d requests, want the 3 pages", n)
+	}
+
+	before = srv.Count("")
+	again, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkListing(t, dir, again, want)
+	if n := srv.Count("") - before; n != 0 {
+		t.Errorf("second listing made %d requests, want none", n)
+	}
+}
+
+// pageGate holds back the ListObjectsV2 requests for the later pages of
+// one folder (those that carry a continuation token) until released, and
+// counts the requests listing that folder.
+type pageGate struct {
+	next     http.RoundTripper
+	prefix   string
+	lists    atomic.Int64 // requests listing the folder, sent or held
+	waiting  atomic.Int64 // requests held now
+	released chan struct{}
+	once     sync.Once
+}
+
+func (g *pageGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	q := r.URL.Query()
+	if q.Get("list-type") == "2" && q.Get("prefix") == g.prefix {
+		g.lists.Add(1)
+		if q.Has("continuation-token") {
+			g.waiting.Add(1)
+			select {
+			case <-g.released:
+			case <-r.Context().Done():
+			}
+			g.waiting.Add(-1)
+		}
+	}
+	return g.next.RoundTrip(r)
+}
+
+func (g *pageGate) release() { g.once.Do(func() { close(g.released) }) }
+
+// gatedMount is onlineMountWith over a client whose later pages of
+// raw/many wait at the gate it returns.
+func gatedMount(t *testing.T, prepare func(*s3test.Server)) (*Mount, *s3test.Server, *pageGate) {
+	t.Helper()
+	sample.RequireFUSE(t)
+	const token = "cop_fs-listing-test"
+	co, err := sample.CodeOcean(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := codeocean.New(codeocean.Config{Domain: co.Start(t), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s3test.NewServer(t, s3test.Options{})
+	if _, err := sample.LoadS3(srv); err != nil {
+		t.Fatal(err)
+	}
+	prepare(srv)
+	opts := srv.S3Options()
+	gate := &pageGate{next: opts.HTTPClient.(*http.Client).Transport, prefix: sample.SessionID + "/many/", released: make(chan struct{})}
+	t.Cleanup(gate.release)
+	opts.HTTPClient = &http.Client{Transport: gate}
+	s3, err := store.NewS3(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Options{S3: s3})
+	t.Cleanup(func() { st.Close() })
+	logs := &logtest.Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
+	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: logtest.Logger(logs)})
+	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
+	return mountTree(t, tree), srv, gate
+}
+
+// readDirWithin reads n entries of f in the background, failing the test
+// if that takes more than a generous minute: a guard against hanging.
+func readDirWithin(t *testing.T, f *os.File, n int) ([]os.DirEntry, error) {
+	t.Helper()
+	type result struct {
+		entries []os.DirEntry
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		entries, err := f.ReadDir(n)
+		done <- result{entries, err}
+	}()
+	select {
+	case r := <-done:
+		return r.entries, r.err
+	case <-time.After(time.Minute):
+		t.Fatalf("reading %s still hangs after a minute", f.Name())
+		return nil, nil
+	}
+}
+
+// TestMountShowsFirstPageFirst: the first entries of a folder are read
+// through the mount while the request for its second page is held back;
+// once let go, the rest arrive, each name once.
+func TestMountShowsFirstPageFirst(t *testing.T) {
+	var want map[string]pagedEntry
+	m, _, gate := gatedMount(t, func(srv *s3test.Server) { want = pagedFolder(srv) })
+	dir := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "many")
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	first, err := readDirWithin(t, f, 100)
+	if err != nil || len(first) != 100 {
+		t.Fatalf("first 100 entries: got %d, %v", len(first), err)
+	}
+	// Nothing has let the second page through: the entries came from the
+	// first, while the listing waits for the second.
+	waitFor(t, "the request for the second page", func() bool { return gate.waiting.Load() == 1 })
+	if n := gate.lists.Load(); n != 2 {
+		t.Errorf("%d requests listing the folder, want 2 (the first page, the second held)", n)
+	}
+	gate.release()
+	rest, err := readDirWithin(t, f, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkListing(t, dir, append(first, rest...), want)
+	if n := gate.lists.Load(); n != 3 {
+		t.Errorf("%d requests listing the folder, want 3", n)
+	}
+}
+
+// TestMountListingFailsMidway: when the second page keeps failing, a
+// reader of the folder gets the first entries, then EIO, without hanging;
+// once S3 answers again, the folder lists whole.
+func TestMountListingFailsMidway(t *testing.T) {
+	var want map[string]pagedEntry
+	m, srv, gate := gatedMount(t, func(srv *s3test.Server) { want = pagedFolder(srv) })
+	dir := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "many")
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if first, err := readDirWithin(t, f, 100); err != nil || len(first) != 100 {
+		t.Fatalf("first 100 entries: got %d, %v", len(first), err)
+	}
+	waitFor(t, "the request for the second page", func() bool { return gate.waiting.Load() == 1 })
+	srv.Inject(s3test.Fault{Kind: s3test.Status, Status: http.StatusServiceUnavailable, Op: "ListObjectsV2", Times: -1})
+	gate.release()
+	_, err = readDirWithin(t, f, -1)
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("reading on while the second page fails = %v, want EIO", err)
+	}
+	if n := gate.lists.Load(); n < 3 {
+		t.Errorf("only %d requests listing the folder: the second page was not retried", n)
+	}
+
+	srv.ClearFaults()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("listing after S3 recovered: %v", err)
+	}
+	checkListing(t, dir, entries, want)
+}
+
+// pagedObjects is Objects that lists in the pages it is given.
+type pagedObjects struct {
+	localObjects
+	pages [][]store.ObjectInfo
+}
+
+func (o *pagedObjects) ListPages(ctx context.Context, dir store.URI, page func([]store.ObjectInfo) error) error {
+	o.lists.Add(1)
+	for _, p := range o.pages {
+		if err := page(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestListingPages: whatever the page boundaries, a folder shows each
+// name once, the folder winning over an object of its name, and every
+// entry, once arrived, keeps its place.
+func TestListingPages(t *testing.T) {
+	obj := func(name string) store.ObjectInfo { return store.ObjectInfo{Name: name, Size: 1, ETag: name} }
+	dir := func(name string) store.ObjectInfo { return store.ObjectInfo{Name: name, Dir: true} }
+	tests := []struct {
+		name  string
+		pages [][]store.ObjectInfo
+		want  []string // sorted by name; a trailing "/" marks a folder
+	}{
+		{"object, then its folder on the next page",
+			[][]store.ObjectInfo{{obj("0"), obj("a"), obj("a.b")}, {dir("a"), obj("b")}},
+			[]string{"0", "a/", "a.b", "b"}},
+		{"object ending a page, its folder after another page",
+			[][]store.ObjectInfo{{obj("a")}, {obj("a-1")}, {obj("a.2"), dir("a")}},
+			[]string{"a/", "a-1", "a.2"}},
+		{"object and folder in one page",
+			[][]store.ObjectInfo{{obj("c"), obj("c-d"), dir("c"), obj("d")}},
+			[]string{"c/", "c-d", "d"}},
+		{"folder repeated on the next page",
+			[][]store.ObjectInfo{{obj("0"), dir("f")}, {dir("f"), obj("g")}},
+			[]string{"0", "f/", "g"}},
+		{"unusable names",
+			[][]store.ObjectInfo{{obj("bad\xff"), obj("ok")}, {dir("x\x00y"), obj("z")}},
+			[]string{"ok", "z"}},
+		{"object last of all",
+			[][]store.ObjectInfo{{obj("a")}, {obj("b")}},
+			[]string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objects := &pagedObjects{pages: tt.pages}
+			tree := New(Config{Resolver: sampleResolver(t), Objects: objects})
+			d := &objectDir{t: tree, path: "x", loc: store.S3("b", "p")}
+			ctx := context.Background()
+			// What a stream sees: entries in order of arrival, each once.
+			l := d.listing(ctx)
+			var streamed []string
+			for {
+				nodes, err := l.arrived(ctx, len(streamed))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(nodes) == 0 {
+					break
+				}
+				for _, n := range nodes {
+					streamed = append(streamed, kindName(n))
+				}
+			}
+			if got := slices.Sorted(slices.Values(streamed)); !slices.Equal(got, slices.Sorted(slices.Values(tt.want))) {
+				t.Errorf("streamed %q, want %q", streamed, tt.want)
+			}
+			nodes, err := d.ReadDir(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range nodes {
+				got = append(got, kindName(n))
+				if found, err := d.Lookup(ctx, n.Name()); err != nil || found != n {
+					t.Errorf("lookup %s = %v, %v; want the listed entry", n.Name(), found, err)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("ReadDir = %q, want %q", got, tt.want)
+			}
+			if _, err := d.Lookup(ctx, "nope"); !errors.Is(err, ErrNotExist) {
+				t.Errorf("lookup of a missing name = %v, want not-exist", err)
+			}
+			if n := objects.lists.Load(); n != 1 {
+				t.Errorf("%d listings, want 1", n)
+			}
+		})
+	}
+}
+
+// kindName is a node's name, with "/" after a folder's.
+func kindName(n Node) string {
+	if _, ok := n.(Dir); ok {
+		return n.Name() + "/"
+	}
+	return n.Name()
+}

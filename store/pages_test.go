@@ -1,0 +1,153 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aind/aindfs/store"
+	"github.com/aind/aindfs/store/s3test"
+)
+
+// key is an entry's S3 key relative to its folder: a folder's ends in "/".
+func key(o store.ObjectInfo) string {
+	if o.Dir {
+		return o.Name + "/"
+	}
+	return o.Name
+}
+
+// TestS3ListPages: each answer is handed over before the next is asked
+// for, in key order across and within pages (a folder "a" after an object
+// "a.b"), with every entry of the folder once, and the folder's marker
+// left out.
+func TestS3ListPages(t *testing.T) {
+	srv := s3test.NewServer(t, s3test.Options{})
+	var want []string
+	for i := range 2100 {
+		name := fmt.Sprintf("f%05d.json", i)
+		srv.PutObject("bucket", "many/"+name, []byte("{}"))
+		want = append(want, name)
+	}
+	srv.PutObject("bucket", "many/", nil) // the folder's marker
+	for _, k := range []string{"a", "a.b", "a/x", "g/y/z"} {
+		srv.PutObject("bucket", "many/"+k, []byte("1"))
+	}
+	want = append(want, "a", "a.b", "a/", "g/")
+	slices.Sort(want)
+	srv.ResetLog()
+
+	var got []string
+	pages := 0
+	err := srv.Backend(t).ListPages(context.Background(), store.S3("bucket", "many"), func(page []store.ObjectInfo) error {
+		pages++
+		if n := srv.Count("ListObjectsV2"); n != pages {
+			t.Errorf("page %d handed over after %d requests: not as it arrived", pages, n)
+		}
+		if len(page) == 0 {
+			t.Errorf("page %d is empty", pages)
+		}
+		for _, o := range page {
+			got = append(got, key(o))
+			if o.Name == "a.b" && (o.Size != 1 || o.ETag == "" || o.ModTime.IsZero()) {
+				t.Errorf("a.b = %+v, want an object of 1 byte with ETag and time", o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages != 3 || srv.Count("ListObjectsV2") != 3 {
+		t.Errorf("%d pages in %d requests, want 3 of each for %d keys", pages, srv.Count("ListObjectsV2"), len(want)+1)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("entries in the order handed over differ from the keys in order: %d entries, want %d", len(got), len(want))
+	}
+}
+
+// TestListPagesEnds: an error from the caller stops the listing at once;
+// a missing folder is ErrNotExist; one holding only its marker has no page.
+func TestListPagesEnds(t *testing.T) {
+	srv := s3test.NewServer(t, s3test.Options{})
+	for i := range 1500 {
+		srv.PutObject("bucket", fmt.Sprintf("many/f%05d", i), []byte("x"))
+	}
+	srv.PutObject("bucket", "empty/", nil)
+	b := srv.Backend(t)
+	ctx := context.Background()
+
+	srv.ResetLog()
+	stop := errors.New("seen enough")
+	err := b.ListPages(ctx, store.S3("bucket", "many"), func([]store.ObjectInfo) error { return stop })
+	if err != stop {
+		t.Errorf("ListPages stopped by its caller = %v, want the caller's error", err)
+	}
+	if n := srv.Count(""); n != 1 {
+		t.Errorf("%d requests after the caller stopped at the first page, want 1", n)
+	}
+
+	called := false
+	page := func([]store.ObjectInfo) error { called = true; return nil }
+	if err := b.ListPages(ctx, store.S3("bucket", "nope"), page); !errors.Is(err, store.ErrNotExist) || !strings.Contains(err.Error(), "s3://bucket/nope") {
+		t.Errorf("ListPages of a missing folder = %v, want ErrNotExist naming it", err)
+	}
+	if err := b.ListPages(ctx, store.S3("bucket", "empty"), page); err != nil {
+		t.Errorf("ListPages of a folder holding only its marker = %v, want no error", err)
+	}
+	if called {
+		t.Error("a page was handed over for a missing or empty folder")
+	}
+}
+
+// TestStoreListPages: the Store pages S3 folders and gives a local folder,
+// which its backend lists whole, as one page.
+func TestStoreListPages(t *testing.T) {
+	srv := s3test.NewServer(t, s3test.Options{})
+	for i := range 1001 {
+		srv.PutObject("bucket", fmt.Sprintf("many/f%05d", i), []byte("x"))
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"b.bin", "a.bin"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("abc"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Options{S3: srv.Backend(t)})
+	defer st.Close()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		dir   store.URI
+		pages []int // entries in each page
+	}{
+		{store.S3("bucket", "many"), []int{1000, 1}},
+		{store.Local(dir), []int{3}},
+	} {
+		var pages []int
+		var names []string
+		err := st.ListPages(ctx, tt.dir, func(page []store.ObjectInfo) error {
+			pages = append(pages, len(page))
+			for _, o := range page {
+				names = append(names, key(o))
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(pages, tt.pages) {
+			t.Errorf("ListPages(%s): pages of %v entries, %v; want %v", tt.dir, pages, err, tt.pages)
+		}
+		if tt.dir.Scheme == "file" && !slices.Equal(names, []string{"a.bin", "b.bin", "sub/"}) {
+			t.Errorf("ListPages(%s) = %q", tt.dir, names)
+		}
+	}
+	if err := st.ListPages(ctx, store.Local(filepath.Join(dir, "nope")), func([]store.ObjectInfo) error { return nil }); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("ListPages of a missing local folder = %v, want ErrNotExist", err)
+	}
+}
