@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -294,15 +295,29 @@ func TestMountListingFailsMidway(t *testing.T) {
 	checkListing(t, dir, entries, want)
 }
 
-// pagedObjects is Objects that lists in the pages it is given.
+// pagedObjects is Objects that lists in the pages it is given. With later
+// set, the pages after the first wait for it to be closed; with failLater
+// set, the first listing fails there instead.
 type pagedObjects struct {
 	localObjects
-	pages [][]store.ObjectInfo
+	pages     [][]store.ObjectInfo
+	later     chan struct{}
+	failLater error
 }
 
 func (o *pagedObjects) ListPages(ctx context.Context, dir store.URI, page func([]store.ObjectInfo) error) error {
-	o.lists.Add(1)
-	for _, p := range o.pages {
+	first := o.lists.Add(1) == 1
+	for i, p := range o.pages {
+		if i == 1 && o.later != nil {
+			select {
+			case <-o.later:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if i == 1 && first && o.failLater != nil {
+			return o.failLater
+		}
 		if err := page(p); err != nil {
 			return err
 		}
@@ -394,4 +409,81 @@ func kindName(n Node) string {
 		return n.Name() + "/"
 	}
 	return n.Name()
+}
+
+// TestListingSharedByCallers: callers that come while a folder is being
+// listed share its one listing; a name of the first page is found before
+// the second arrives, one of the second once it has.
+func TestListingSharedByCallers(t *testing.T) {
+	objects := &pagedObjects{
+		pages: [][]store.ObjectInfo{{{Name: "a", Size: 1}, {Name: "b", Size: 2}}, {{Name: "c", Size: 3}, {Name: "d", Dir: true}}},
+		later: make(chan struct{}),
+	}
+	tree := New(Config{Resolver: sampleResolver(t), Objects: objects})
+	d := &objectDir{t: tree, path: "x", loc: store.S3("b", "p")}
+	// A guard against hanging: a caller left waiting fails instead.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	type answer struct {
+		names []string
+		err   error
+	}
+	answers := make(chan answer, 8)
+	for range 4 {
+		go func() {
+			nodes, err := d.ReadDir(ctx)
+			answers <- answer{names(nodes), err}
+		}()
+		go func() {
+			n, err := d.Lookup(ctx, "d")
+			if err != nil {
+				answers <- answer{nil, err}
+				return
+			}
+			answers <- answer{[]string{kindName(n)}, nil}
+		}()
+	}
+	// b, last of its page, waits for the next: a folder b/ could come.
+	if n, err := d.Lookup(ctx, "a"); err != nil || n.Attr().Size != 1 {
+		t.Fatalf("lookup of a, of the first page, while the second is held: %v, %v", n, err)
+	}
+	close(objects.later)
+	for range 8 {
+		a := <-answers
+		switch {
+		case a.err != nil:
+			t.Errorf("a caller got %v", a.err)
+		case len(a.names) == 1 && a.names[0] != "d/":
+			t.Errorf("lookup of d = %q, want the folder", a.names)
+		case len(a.names) > 1 && !slices.Equal(a.names, []string{"a", "b", "c", "d"}):
+			t.Errorf("ReadDir = %q, want a b c d", a.names)
+		}
+	}
+	if n := objects.lists.Load(); n != 1 {
+		t.Errorf("%d listings for callers that came together, want 1", n)
+	}
+}
+
+// TestListingFailureIsRetried: a listing that fails after its first page
+// gives its callers the cause; the next call lists again, and whole.
+func TestListingFailureIsRetried(t *testing.T) {
+	objects := &pagedObjects{
+		pages:     [][]store.ObjectInfo{{{Name: "a", Size: 1}}, {{Name: "b", Size: 2}}},
+		failLater: errors.New("connection reset by peer"),
+	}
+	tree := New(Config{Resolver: sampleResolver(t), Objects: objects})
+	d := &objectDir{t: tree, path: "x", loc: store.S3("b", "p")}
+	ctx := context.Background()
+	_, err := d.ReadDir(ctx)
+	if err == nil || errors.Is(err, ErrNotExist) || !strings.Contains(err.Error(), "connection reset by peer") {
+		t.Fatalf("ReadDir of a listing that fails = %v, want the cause", err)
+	}
+	nodes, err := d.ReadDir(ctx)
+	if err != nil || !slices.Equal(names(nodes), []string{"a", "b"}) {
+		t.Errorf("ReadDir after the failure = %q, %v; want a, b", names(nodes), err)
+	}
+	if n := objects.lists.Load(); n != 2 {
+		t.Errorf("%d listings, want 2: the failed one was kept", n)
+	}
 }
