@@ -176,7 +176,7 @@ func (s *Store) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 var _ PageLister = (*Store)(nil)
 
 // ListPages implements PageLister. A backend that cannot page (local
-// folders) gives its whole listing as one page.
+// folders) gives its whole listing as one page, sorted by name.
 func (s *Store) ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error {
 	b, err := s.backend(dir)
 	if err != nil {

@@ -262,9 +262,9 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 var _ PageLister = (*S3Backend)(nil)
 
 // ListPages implements PageLister with ListObjectsV2 and delimiter "/":
-// page is called with each answer's entries as soon as it arrives, while
-// the next is being asked for. The folder's own empty object (a marker,
-// as S3 consoles make) is not an entry, but makes the folder exist.
+// page is called with each answer's entries as soon as it arrives, and the
+// next is asked for once page returns. The folder's own empty object (a
+// marker, as S3 consoles make) is not an entry, but makes the folder exist.
 func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error {
 	if err := b.check(dir); err != nil {
 		return err

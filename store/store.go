@@ -151,16 +151,17 @@ type Backend interface {
 	ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error)
 }
 
-// PageLister is a Backend that can hand over a folder's listing page by
-// page, as its answers arrive, so that a caller can show the first entries
-// while the rest are being fetched. S3Backend is one.
+// PageLister can hand over a folder's listing page by page, as its
+// answers arrive, so that a caller can show the first entries while the
+// rest are being fetched. S3Backend and Store are ones.
 type PageLister interface {
 	// ListPages calls page with each page of the immediate children of
-	// folder dir, in the order S3 lists them: by key, a folder's key being
-	// its name followed by "/", so a folder "a" comes after an object
-	// "a.b", and an object "a" and a folder "a" (S3 allows both) may fall
-	// in different pages. A page is never empty. A folder that does not
-	// exist gives ErrNotExist; an error from page ends the listing and is
+	// folder dir. Pages come in the order S3 lists keys: all of a page's
+	// entries come after the previous page's, a folder's key being its
+	// name followed by "/". So a folder "a" sorts after an object "a.b",
+	// and an object "a" and a folder "a" (S3 allows both) may fall in
+	// different pages. A page is never empty. A folder that does not exist
+	// gives ErrNotExist; an error from page ends the listing and is
 	// returned as it is.
 	ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error
 }
