@@ -15,10 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aind/aindfs/codeocean"
-	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/internal/sample"
-	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 	"github.com/aind/aindfs/store/s3test"
 )
@@ -170,40 +167,13 @@ func (g *pageGate) release() { g.once.Do(func() { close(g.released) }) }
 // raw/many wait at the gate it returns.
 func gatedMount(t *testing.T, prepare func(*s3test.Server)) (*Mount, *s3test.Server, *pageGate) {
 	t.Helper()
-	sample.RequireFUSE(t)
-	const token = "cop_fs-listing-test"
-	co, err := sample.CodeOcean(token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := codeocean.New(codeocean.Config{Domain: co.Start(t), Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := s3test.NewServer(t, s3test.Options{})
-	if _, err := sample.LoadS3(srv); err != nil {
-		t.Fatal(err)
-	}
-	prepare(srv)
-	opts := srv.S3Options()
-	gate := &pageGate{next: opts.HTTPClient.(*http.Client).Transport, prefix: sample.SessionID + "/many/", released: make(chan struct{})}
-	t.Cleanup(gate.release)
-	opts.HTTPClient = &http.Client{Transport: gate}
-	s3, err := store.NewS3(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(store.Options{S3: s3})
-	t.Cleanup(func() { st.Close() })
-	logs := &logtest.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", logs.String())
-		}
-	})
-	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: logtest.Logger(logs)})
-	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
-	return mountTree(t, tree), srv, gate
+	var gate *pageGate
+	m, _, srv := onlineMountVia(t, s3test.Options{}, MountOptions{}, func(next http.RoundTripper) http.RoundTripper {
+		gate = &pageGate{next: next, prefix: sample.SessionID + "/many/", released: make(chan struct{})}
+		t.Cleanup(gate.release)
+		return gate
+	}, prepare)
+	return m, srv, gate
 }
 
 // readDirWithin reads n entries of f in the background, failing the test

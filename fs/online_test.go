@@ -1,7 +1,9 @@
 package fs
 
 import (
+	"context"
 	iofs "io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +35,13 @@ func onlineMountWith(t *testing.T, opts s3test.Options, prepare func(*s3test.Ser
 // onlineMountOpts is onlineMountWith with the mount's own options.
 func onlineMountOpts(t *testing.T, opts s3test.Options, mopts MountOptions, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
 	t.Helper()
+	return onlineMountVia(t, opts, mopts, nil, prepare)
+}
+
+// onlineMountVia is onlineMountOpts with the mount's S3 requests sent
+// through wrap(the usual transport) when wrap is not nil.
+func onlineMountVia(t *testing.T, opts s3test.Options, mopts MountOptions, wrap func(http.RoundTripper) http.RoundTripper, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
+	t.Helper()
 	sample.RequireFUSE(t)
 	const token = "cop_fs-online-test"
 	co, err := sample.CodeOcean(token)
@@ -50,7 +59,15 @@ func onlineMountOpts(t *testing.T, opts s3test.Options, mopts MountOptions, prep
 	if prepare != nil {
 		prepare(srv)
 	}
-	st := store.New(store.Options{S3: srv.Backend(t)})
+	s3opts := srv.S3Options()
+	if wrap != nil {
+		s3opts.HTTPClient = &http.Client{Transport: wrap(s3opts.HTTPClient.(*http.Client).Transport)}
+	}
+	backend, err := store.NewS3(context.Background(), s3opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Options{S3: backend})
 	t.Cleanup(func() { st.Close() })
 	logs := &logtest.Buffer{}
 	t.Cleanup(func() {
