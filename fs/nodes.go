@@ -298,18 +298,7 @@ func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
 		}
 		entries = append(entries, o)
 	}
-	slices.SortStableFunc(entries, func(a, b store.ObjectInfo) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		switch {
-		case a.Dir && !b.Dir:
-			return -1
-		case b.Dir && !a.Dir:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(entries, store.ByName)
 	entries = slices.CompactFunc(entries, func(a, b store.ObjectInfo) bool { return a.Name == b.Name })
 	l := d.newListing(context.Background())
 	l.add(entries)

@@ -244,18 +244,7 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b ObjectInfo) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		switch {
-		case a.Dir && !b.Dir:
-			return -1
-		case b.Dir && !a.Dir:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(out, ByName)
 	return out, nil
 }
 

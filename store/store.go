@@ -165,3 +165,18 @@ type PageLister interface {
 	// returned as it is.
 	ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error
 }
+
+// ByName orders the entries of a listing by name, and a folder before an
+// object of the same name (S3 allows both), for slices.SortFunc.
+func ByName(a, b ObjectInfo) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	switch {
+	case a.Dir && !b.Dir:
+		return -1
+	case b.Dir && !a.Dir:
+		return 1
+	}
+	return 0
+}
