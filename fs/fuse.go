@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -345,11 +346,34 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if err != nil {
 		return nil, 0, n.srv.errno("open", n.file.Path(), c, err)
 	}
+	h := &fileHandle{srv: n.srv, path: n.file.Path(), r: r}
+	if lf, ok := r.(localFiler); ok {
+		f, local, err := lf.LocalFile(c)
+		if err != nil {
+			r.Close()
+			return nil, 0, n.srv.errno("open", n.file.Path(), c, err)
+		}
+		if local {
+			// A file on local disk is handed to the kernel, which then
+			// reads it (and maps it) directly, never asking this process,
+			// when it can: as root, on Linux 6.9 and later, and when the
+			// file's filesystem is not itself stacked (overlayfs). Else
+			// it is read here through the page cache.
+			h.fd = int(f.Fd())
+			return h, fuse.FOPEN_KEEP_CACHE, 0
+		}
+	}
 	open := uint32(fuse.FOPEN_KEEP_CACHE)
 	if from := n.srv.directFrom.Load(); from > 0 && n.file.Attr().Size >= from {
 		open |= fuse.FOPEN_DIRECT_IO
 	}
-	return &fileHandle{srv: n.srv, path: n.file.Path(), r: r}, open, 0
+	return h, open, 0
+}
+
+// localFiler is a Reader that may read a file on local disk, which it can
+// hand over.
+type localFiler interface {
+	LocalFile(ctx context.Context) (f *os.File, ok bool, err error)
 }
 
 var _ = (fusefs.NodeSetattrer)((*fileNode)(nil))
@@ -363,7 +387,15 @@ type fileHandle struct {
 	srv  *served
 	path string
 	r    Reader
+	fd   int // of the local file r reads, or 0
 }
+
+var _ = (fusefs.FilePassthroughFder)((*fileHandle)(nil))
+
+// PassthroughFd offers the kernel the local file the handle reads (see
+// fileNode.Open). go-fuse asks once, at open; the file stays open until
+// Release.
+func (h *fileHandle) PassthroughFd() (int, bool) { return h.fd, h.fd > 0 }
 
 var _ = (fusefs.FileReader)((*fileHandle)(nil))
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -474,6 +475,27 @@ func (r *Reader) readDirect(ctx context.Context, p []byte, off int64, info Objec
 		return n, fmt.Errorf("read %s at %d: %w", r.obj, off, err)
 	}
 	return n, nil
+}
+
+// LocalFile returns the file a Reader of a local object reads, opened on
+// first use and checked to be the version the Reader was opened with, so
+// that a caller may hand it to the kernel to read directly (FUSE
+// passthrough). It stays the Reader's: Close closes it. ok is false for
+// objects that are not local files.
+func (r *Reader) LocalFile(ctx context.Context) (f *os.File, ok bool, err error) {
+	o, isOpener := r.s.opts.Local.(fileOpener)
+	if r.obj.Scheme != "file" || !isOpener {
+		return nil, false, nil
+	}
+	info, err := r.prepare(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	lf, err := r.localFile(o, info)
+	if err != nil {
+		return nil, true, err
+	}
+	return lf.f, true, nil
 }
 
 // localFile returns the reader's open file, opening it on first use.
