@@ -108,3 +108,44 @@ func cachedPages(t *testing.T, path string) uint64 {
 	}
 	return st.Cache
 }
+
+// TestMountSmallReadsKeepPageCache: a file read through direct I/O in small
+// pieces is opened with the page cache from then on, where such reads
+// cost no round trip; a file read in large pieces keeps direct I/O.
+func TestMountSmallReadsKeepPageCache(t *testing.T) {
+	var small, large []byte
+	m, _, _ := onlineMountOpts(t, s3test.Options{}, MountOptions{DirectIO: 2 << 20}, func(srv *s3test.Server) {
+		small, _ = bigFile(srv, "small-reads.bin", 3<<20)
+		large, _ = bigFile(srv, "large-reads.bin", 3<<20+1)
+	})
+	if m.DirectIO() == 0 {
+		t.Fatal("this kernel cannot map files opened for direct I/O: nothing to test (TestMountDirectIO checks the fallback)")
+	}
+	raw := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw")
+	readIn := func(name string, want []byte, piece int) {
+		f, err := os.Open(filepath.Join(raw, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, piece)
+		for off := 0; off < len(want); off += piece {
+			n, err := f.ReadAt(buf, int64(off))
+			if (err != nil && err != io.EOF) || !bytes.Equal(buf[:n], want[off:min(off+piece, len(want))]) {
+				t.Fatalf("%s: read of %d bytes at %d: %d bytes, %v", name, piece, off, n, err)
+			}
+		}
+	}
+	readIn("small-reads.bin", small, 4<<10) // 768 reads of 4 KiB
+	readIn("large-reads.bin", large, 1<<20)
+
+	// The kernel tells aindfs of the close a moment later.
+	waitFor(t, "the small-read file to be opened with the page cache", func() bool {
+		readIn("small-reads.bin", small, 1<<20)
+		return cachedPages(t, filepath.Join(raw, "small-reads.bin")) > 0
+	})
+	readIn("large-reads.bin", large, 1<<20)
+	if n := cachedPages(t, filepath.Join(raw, "large-reads.bin")); n != 0 {
+		t.Errorf("large-reads.bin, read in 1 MiB pieces: %d pages in the page cache, want none (direct I/O)", n)
+	}
+}

@@ -314,7 +314,19 @@ type fileNode struct {
 	fusefs.Inode
 	srv  *served
 	file File
+	// smallReads is set when a direct-I/O handle of the file was read
+	// mostly in small pieces: from then on the file is opened with the
+	// page cache, where such reads cost no round trip.
+	smallReads atomic.Bool
 }
+
+// Direct I/O pays a round trip to aindfs for every read, so a handle that
+// makes at least smallReadsMin reads, three quarters of them shorter than
+// smallRead, turns its file over to the page cache for later opens.
+const (
+	smallRead     = 64 << 10
+	smallReadsMin = 32
+)
 
 var _ = (fusefs.NodeGetattrer)((*fileNode)(nil))
 
@@ -364,8 +376,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		}
 	}
 	open := uint32(fuse.FOPEN_KEEP_CACHE)
-	if from := n.srv.directFrom.Load(); from > 0 && n.file.Attr().Size >= from {
+	if from := n.srv.directFrom.Load(); from > 0 && n.file.Attr().Size >= from && !n.smallReads.Load() {
 		open |= fuse.FOPEN_DIRECT_IO
+		h.node = n
 	}
 	return h, open, 0
 }
@@ -388,6 +401,10 @@ type fileHandle struct {
 	path string
 	r    Reader
 	fd   int // of the local file r reads, or 0
+	// node is the file's node when the handle is open for direct I/O;
+	// reads and small count the reads it gets, and the short ones.
+	node         *fileNode
+	reads, small atomic.Int64
 }
 
 var _ = (fusefs.FilePassthroughFder)((*fileHandle)(nil))
@@ -402,6 +419,12 @@ var _ = (fusefs.FileReader)((*fileHandle)(nil))
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	c, done := h.srv.context(ctx)
 	defer done()
+	if h.node != nil {
+		h.reads.Add(1)
+		if len(dest) < smallRead {
+			h.small.Add(1)
+		}
+	}
 	res, err := h.read(c, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		// No partial answer: the kernel takes a short read for the end of
@@ -463,6 +486,12 @@ func (r lentResult) Done() { r.l.Release() }
 var _ = (fusefs.FileReleaser)((*fileHandle)(nil))
 
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	if reads, small := h.reads.Load(), h.small.Load(); h.node != nil && reads >= smallReadsMin && 4*small >= 3*reads {
+		if !h.node.smallReads.Swap(true) {
+			h.srv.log.Info("file read in small pieces: it keeps the page cache from its next open on",
+				"path", "/"+h.path, "reads", reads, "small", small)
+		}
+	}
 	if err := h.r.Close(); err != nil {
 		h.srv.log.Debug("close failed", "path", "/"+h.path, "err", err)
 	}
