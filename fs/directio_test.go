@@ -5,9 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -81,16 +79,7 @@ func TestMountDirectIO(t *testing.T) {
 		t.Errorf("re-read made %d GETs, want 0 (the block cache holds the file)", n)
 	}
 
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperMmapVar+"="+bigPath)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mmap in a child process: %v", err)
-	}
-	if got := strings.TrimSpace(string(out)); got != sha(big) {
-		t.Errorf("mapped bytes have sha256 %s, the file's %s", got, sha(big))
-	}
+	checkMapped(t, bigPath, big)
 }
 
 // cachedPages returns how many pages of the file the kernel's page cache

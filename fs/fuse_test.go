@@ -258,15 +258,22 @@ func TestMountMmap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkMapped(t, filepath.Join(m.Dir, "sessions", ephysID, "raw", rel), want)
+}
+
+// checkMapped maps path shared and read-only in a child process (see
+// TestMountMmap) and compares the bytes with want.
+func checkMapped(t *testing.T, path string, want []byte) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperMmapVar+"="+filepath.Join(m.Dir, "sessions", ephysID, "raw", rel))
+	cmd.Env = append(os.Environ(), helperMmapVar+"="+path)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("mmap in a child process: %v", err)
+		t.Fatalf("mmap of %s in a child process: %v", path, err)
 	}
 	if got := strings.TrimSpace(string(out)); got != sha(want) {
-		t.Errorf("mapped bytes have sha256 %s, the file's %s (%d bytes)", got, sha(want), len(want))
+		t.Errorf("%s mapped has sha256 %s, the file's %s (%d bytes)", path, got, sha(want), len(want))
 	}
 }
 

@@ -2,9 +2,7 @@ package fs
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -46,16 +44,7 @@ func TestMountPassesLocalFilesThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperMmapVar+"="+filepath.Join(raw, rel))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mmap in a child process: %v", err)
-	}
-	if got := strings.TrimSpace(string(out)); got != sha(want) {
-		t.Errorf("mapped bytes have sha256 %s, the file's %s", got, sha(want))
-	}
+	checkMapped(t, filepath.Join(raw, rel), want)
 
 	served := st.Stats().BytesServed
 	switch {
