@@ -340,14 +340,16 @@ var _ = (fusefs.NodeOpener)((*fileNode)(nil))
 // Open refuses writing. Contents never change for a given inode (a changed
 // object gets a new one), so the kernel may keep cached pages across opens.
 //
-// Large files are opened for direct I/O: each read goes to the block
-// cache, and the kernel copies the answer straight into the reader's
-// buffer. Through the page cache, the kernel would instead copy it into
-// pages it allocates, then copy those to the reader, and later reclaim
-// them, which halves the speed of a cold read on a busy machine. Small
-// files keep the page cache, where many small reads cost nothing.
-// mmap still works on both: the kernel maps direct-I/O files through the
-// page cache (see Mount).
+// Files on local disk are handed to the kernel where it can read them
+// itself (passthrough). Large S3 files are opened for direct I/O: each
+// read goes to the block cache, and the kernel copies the answer straight
+// into the reader's buffer. Through the page cache, the kernel would
+// instead copy it into pages it allocates, then copy those to the reader,
+// and later reclaim them, which halves the speed of a cold read on a busy
+// machine. Small files keep the page cache, where many small reads cost
+// nothing, and so do large ones read in small pieces before (smallReads).
+// mmap works on all: the kernel maps direct-I/O files through the page
+// cache (see Mount).
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
