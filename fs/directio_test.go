@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -136,5 +137,34 @@ func TestMountSmallReadsKeepPageCache(t *testing.T) {
 	readIn("large-reads.bin", large, 1<<20)
 	if n := cachedPages(t, filepath.Join(raw, "large-reads.bin")); n != 0 {
 		t.Errorf("large-reads.bin, read in 1 MiB pieces: %d pages in the page cache, want none (direct I/O)", n)
+	}
+}
+
+// TestMountDirectIOWithTools: the usual ways of copying a file (cp's
+// copy_file_range, cat into a file, dd in 4 KiB blocks, tar) copy a
+// direct-I/O file byte for byte.
+func TestMountDirectIOWithTools(t *testing.T) {
+	var big []byte
+	m, _, _ := onlineMountOpts(t, s3test.Options{}, MountOptions{DirectIO: 1 << 20}, func(srv *s3test.Server) {
+		big, _ = bigFile(srv, "tools.bin", 3<<20+7)
+	})
+	src := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "tools.bin")
+	dir := t.TempDir()
+	for _, c := range [][]string{
+		{"cp", src, filepath.Join(dir, "cp.bin")},
+		{"sh", "-c", `cat "$1" > "$2"`, "sh", src, filepath.Join(dir, "cat.bin")},
+		{"dd", "if=" + src, "of=" + filepath.Join(dir, "dd.bin"), "bs=4k", "status=none"},
+		{"tar", "cf", filepath.Join(dir, "tools.tar"), "-C", filepath.Dir(src), "tools.bin"},
+		{"tar", "xf", filepath.Join(dir, "tools.tar"), "-C", dir},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%q: %v\n%s", c, err, out)
+		}
+	}
+	for _, name := range []string{"cp.bin", "cat.bin", "dd.bin", "tools.bin"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, big) {
+			t.Errorf("%s: %d bytes (%v) that differ from the %d stored", name, len(got), err, len(big))
+		}
 	}
 }
