@@ -336,7 +336,11 @@ func sampleDir(t testing.TB) string {
 // ecephys session with a good and a newer failed sorting, and a behavior
 // session with raw data only.
 func sampleResolver(t testing.TB) *fakeResolver {
-	dir := sampleDir(t)
+	return sampleResolverAt(t, sampleDir(t))
+}
+
+// sampleResolverAt is sampleResolver with the sample's assets in dir.
+func sampleResolverAt(t testing.TB, dir string) *fakeResolver {
 	r := newFakeResolver()
 	day := func(s string) time.Time {
 		v, err := time.Parse("2006-01-02 15:04", s)

@@ -31,6 +31,9 @@ type served struct {
 	// directFrom is the size from which files are opened for direct I/O
 	// (0: none). It is set once the kernel has said what it supports.
 	directFrom atomic.Int64
+	// pass decides which local files the kernel reads itself; nil until
+	// the mount is up, or where the kernel cannot.
+	pass atomic.Pointer[passthrough]
 }
 
 // context returns ctx (the kernel's request, cancelled when the caller is
@@ -168,7 +171,7 @@ func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno)
 		if err != nil {
 			return nil, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
 		}
-		return &dirStream{srv: n.srv, path: n.dir.Path(), l: l}, 0
+		return &dirStream{srv: n.srv, path: n.dir.Path(), dir: d, l: l}, 0
 	}
 	nodes, err := n.dir.ReadDir(n.srv.life)
 	if err != nil {
@@ -196,6 +199,7 @@ type listedDir interface {
 type dirStream struct {
 	srv   *served
 	path  string
+	dir   listedDir
 	l     *listing
 	given int    // entries given so far: the index of the next one
 	batch []Node // arrived, not given yet
@@ -244,6 +248,14 @@ var _ = (fusefs.FileSeekdirer)((*dirStream)(nil))
 // forward to the entry after the off-th.
 func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	s.given, s.batch, s.end, s.errno = int(off), nil, false, 0
+	if s.l.failed() {
+		// A listing that failed is not kept: rewinding lists again.
+		l, err := s.dir.arriving(s.srv.life)
+		if err != nil {
+			return s.srv.errno("readdir", s.path, s.srv.life, err)
+		}
+		s.l = l
+	}
 	return 0
 }
 
@@ -370,10 +382,11 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		if local {
 			// A file on local disk is handed to the kernel, which then
 			// reads it (and maps it) directly, never asking this process,
-			// when it can: as root, on Linux 6.9 and later, and when the
-			// file's filesystem is not itself stacked (overlayfs). Else
-			// it is read here through the page cache.
-			h.fd = int(f.Fd())
+			// where it can (see passthrough). Else it is read here
+			// through the page cache.
+			if p := n.srv.pass.Load(); p != nil && p.allows(f) {
+				h.fd = int(f.Fd())
+			}
 			return h, fuse.FOPEN_KEEP_CACHE, 0
 		}
 	}

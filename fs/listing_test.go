@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -258,6 +259,15 @@ func TestMountListingFailsMidway(t *testing.T) {
 	}
 
 	srv.ClearFaults()
+	// The handle whose listing failed lists again once rewound.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	again, err := readDirWithin(t, f, -1)
+	if err != nil {
+		t.Fatalf("rewound handle after S3 recovered: %v", err)
+	}
+	checkListing(t, dir, again, want)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatalf("listing after S3 recovered: %v", err)

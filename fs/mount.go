@@ -148,6 +148,9 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		m.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	if server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0 && os.Geteuid() == 0 {
+		srv.pass.Store(newPassthrough(server, t.log))
+	}
 	if opts.DirectIO > 0 {
 		if server.KernelSettings().Flags64()&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0 {
 			srv.directFrom.Store(opts.DirectIO)
@@ -250,9 +253,6 @@ func (m *Mount) abort() error {
 	f := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", unixMinor(m.dev))
 	return os.WriteFile(f, []byte("1"), 0)
 }
-
-// fuseMagic is the statfs type of FUSE filesystems.
-const fuseMagic = 0x65735546
 
 // clearStale lazily unmounts a dead FUSE mount at dir, which fails every
 // access with ENOTCONN until it is removed. A live FUSE mount at dir (a

@@ -484,6 +484,13 @@ func (l *listing) show(o store.ObjectInfo) {
 	l.nodes = append(l.nodes, l.dir.child(o, l.seed))
 }
 
+// failed reports whether the listing ended with an error.
+func (l *listing) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done && l.err != nil
+}
+
 // finish ends the listing: complete when err is nil, failed otherwise.
 func (l *listing) finish(err error) {
 	l.mu.Lock()

@@ -3,8 +3,10 @@ package fs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -12,45 +14,139 @@ import (
 	"github.com/aind/aindfs/store"
 )
 
-// overlayMagic is the statfs type of overlayfs, on which the kernel
-// refuses passthrough files (a FUSE mount may stack on one filesystem).
-const overlayMagic = 0x794c7630
+// TestMountPassesReadOnlyFilesThrough: local files read right either way.
+// Those of a read-only filesystem (a capsule's /data; here a read-only
+// bind mount of the sample) are read by the kernel directly where it can
+// (root, FUSE passthrough, a filesystem not stacked on another): aindfs
+// serves no byte of them. Those of a writable one are served by aindfs,
+// which notices a file changed under an open handle.
+func TestMountPassesReadOnlyFilesThrough(t *testing.T) {
+	for _, readOnly := range []bool{false, true} {
+		name := map[bool]string{false: "writable", true: "read-only"}[readOnly]
+		t.Run(name, func(t *testing.T) {
+			dir := sampleDir(t)
+			if readOnly {
+				dir = readOnlyBind(t, dir)
+			}
+			st := store.New(store.Options{})
+			t.Cleanup(func() { st.Close() })
+			logs := &logtest.Buffer{}
+			tree := New(Config{Resolver: sampleResolverAt(t, dir), Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
+			m := mountTree(t, tree)
+			var fsStat syscall.Statfs_t
+			if err := syscall.Statfs(dir, &fsStat); err != nil {
+				t.Fatal(err)
+			}
+			kernel := m.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
+			stacked := fsStat.Type == overlayMagic || fsStat.Type == fuseMagic
+			passthrough := readOnly && kernel && !stacked
+			t.Logf("passthrough expected: %v (read-only %v, kernel offers it %v, stacked filesystem %v)", passthrough, readOnly, kernel, stacked)
 
-// TestMountPassesLocalFilesThrough: files on local disk read right, and,
-// where the kernel can read them itself (root, FUSE passthrough, a
-// backing filesystem that is not stacked), no byte of them is served by
-// aindfs; elsewhere aindfs serves them.
-func TestMountPassesLocalFilesThrough(t *testing.T) {
+			raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")
+			if n := sameTree(t, raw, filepath.Join(dir, ephysID)); n == 0 {
+				t.Fatal("no file compared")
+			}
+			rel := filepath.Join("ecephys", "ecephys_clipped", "Record Node 104", "experiment1", "recording1", "continuous", "Neuropix-PXI-100.ProbeA", "continuous.dat")
+			want, err := os.ReadFile(filepath.Join(dir, ephysID, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkMapped(t, filepath.Join(raw, rel), want)
+
+			served := st.Stats().BytesServed
+			switch {
+			case passthrough && served != 0:
+				t.Errorf("aindfs served %d bytes of read-only local files the kernel could read itself\n%s", served, logs)
+			case !passthrough && served == 0:
+				t.Errorf("aindfs served no byte of local files the kernel cannot read itself here")
+			}
+			if !readOnly && !strings.Contains(logs.String(), "the filesystem is writable") {
+				t.Errorf("the log does not say why writable files are not passed through:\n%s", logs)
+			}
+		})
+	}
+}
+
+// readOnlyBind makes dir visible read-only at a new folder, for the length
+// of the test (a bind mount: it needs root).
+func readOnlyBind(t *testing.T, dir string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("a read-only bind mount needs root, and CI=true requires this test to run")
+		}
+		t.Skip("a read-only bind mount needs root")
+	}
+	ro := t.TempDir()
+	if err := syscall.Mount(dir, ro, "", syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(ro, syscall.MNT_DETACH) })
+	if err := syscall.Mount("", ro, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount read-only: %v", err)
+	}
+	return ro
+}
+
+// TestMountPassthroughAmongRefusedFiles: a file the kernel cannot take as
+// a passthrough file (here one on overlayfs, reached by a symlink in an
+// asset) is read through aindfs, and does not stop files that were passed
+// through from being opened again while open.
+func TestMountPassthroughAmongRefusedFiles(t *testing.T) {
+	base := t.TempDir()
+	// A read-only overlay holding o.bin.
+	layers := []string{filepath.Join(base, "l1"), filepath.Join(base, "l2"), filepath.Join(base, "overlay")}
+	for _, d := range layers {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := []byte(strings.Repeat("on overlayfs\n", 5000))
+	if err := os.WriteFile(filepath.Join(layers[0], "o.bin"), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+		t.Skip("mounting overlayfs needs root")
+	}
+	if err := syscall.Mount("overlay", layers[2], "overlay", syscall.MS_RDONLY, "lowerdir="+layers[0]+":"+layers[1]); err != nil {
+		t.Fatalf("mount overlayfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(layers[2], syscall.MNT_DETACH) })
+	// An asset with a.bin and a link to o.bin, seen read-only.
+	data := filepath.Join(base, "data")
+	asset := filepath.Join(data, ephysID)
+	if err := os.MkdirAll(asset, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mine := []byte(strings.Repeat("on the asset's own disk\n", 5000))
+	if err := os.WriteFile(filepath.Join(asset, "a.bin"), mine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(layers[2], "o.bin"), filepath.Join(asset, "o.bin")); err != nil {
+		t.Fatal(err)
+	}
+	ro := readOnlyBind(t, data)
+	r := newFakeResolver()
+	r.setRaw(r.addAsset(t, ro, ephysID, rawEphysUID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
 	st := store.New(store.Options{})
 	t.Cleanup(func() { st.Close() })
 	logs := &logtest.Buffer{}
-	tree := New(Config{Resolver: sampleResolver(t), Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
-	m := mountTree(t, tree)
-	src := filepath.Join(sampleDir(t), ephysID)
-	var fsStat syscall.Statfs_t
-	if err := syscall.Statfs(src, &fsStat); err != nil {
-		t.Fatal(err)
-	}
-	kernel := m.server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0
-	passthrough := os.Geteuid() == 0 && kernel && fsStat.Type != overlayMagic
-	t.Logf("passthrough expected: %v (root %v, kernel offers it %v, overlayfs %v)", passthrough, os.Geteuid() == 0, kernel, fsStat.Type == overlayMagic)
-
+	m := mountTree(t, New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)}))
 	raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")
-	if n := sameTree(t, raw, src); n == 0 {
-		t.Fatal("no file compared")
-	}
-	rel := filepath.Join("ecephys", "ecephys_clipped", "Record Node 104", "experiment1", "recording1", "continuous", "Neuropix-PXI-100.ProbeA", "continuous.dat")
-	want, err := os.ReadFile(filepath.Join(src, rel))
+
+	first, err := os.Open(filepath.Join(raw, "a.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkMapped(t, filepath.Join(raw, rel), want)
-
-	served := st.Stats().BytesServed
-	switch {
-	case passthrough && served != 0:
-		t.Errorf("aindfs served %d bytes of local files the kernel could read itself", served)
-	case !passthrough && served == 0:
-		t.Errorf("aindfs served no byte of local files, yet the kernel cannot read them itself here")
+	defer first.Close()
+	if got, err := os.ReadFile(filepath.Join(raw, "o.bin")); err != nil || string(got) != string(other) {
+		t.Fatalf("o.bin through the mount: %d bytes, %v\n%s", len(got), err, logs)
+	}
+	if got, err := os.ReadFile(filepath.Join(raw, "a.bin")); err != nil || string(got) != string(mine) {
+		t.Fatalf("a.bin opened again while open: %d bytes, %v\n%s", len(got), err, logs)
+	}
+	buf := make([]byte, len(mine))
+	if n, err := first.ReadAt(buf, 0); n != len(mine) || string(buf) != string(mine) {
+		t.Errorf("a.bin through its first handle: %d bytes, %v", n, err)
 	}
 }
