@@ -157,32 +157,60 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	return n.NewInode(ctx, ops, id), 0
 }
 
-var _ = (fusefs.NodeReaddirer)((*dirNode)(nil))
+var _ = (fusefs.NodeOpendirHandler)((*dirNode)(nil))
 
-// Readdir lists the folder (under the mount's context, as Lookup). The
-// kernel then asks for each entry's attributes (READDIRPLUS); Lookup
+// OpendirHandle lists the folder (under the mount's context, as Lookup).
+// The kernel then asks for each entry's attributes (READDIRPLUS); Lookup
 // answers those from the listing, which the folder keeps, so `ls -l`
 // makes no request per entry. A folder of objects is given to the kernel
 // as its listing arrives: the kernel's work on the first page overlaps
 // the fetching of the next ones.
-func (n *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
+func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if d, ok := n.dir.(listedDir); ok {
 		l, err := d.arriving(n.srv.life)
 		if err != nil {
-			return nil, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
+			return nil, 0, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
 		}
-		return &dirStream{srv: n.srv, path: n.dir.Path(), dir: d, l: l}, 0
+		return &dirStream{srv: n.srv, path: n.dir.Path(), dir: d, l: l}, 0, 0
 	}
 	nodes, err := n.dir.ReadDir(n.srv.life)
 	if err != nil {
-		return nil, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
+		return nil, 0, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
 	}
-	entries := make([]fuse.DirEntry, len(nodes))
-	for i, child := range nodes {
-		a := child.Attr()
-		entries[i] = fuse.DirEntry{Name: child.Name(), Mode: typeBits(a.Kind), Ino: a.Ino}
+	return &dirList{nodes: nodes}, 0, 0
+}
+
+// dirList gives the kernel the entries of a folder listed whole.
+type dirList struct {
+	nodes []Node
+	next  int
+}
+
+var (
+	_ = (fusefs.FileReaddirenter)((*dirList)(nil))
+	_ = (fusefs.FileSeekdirer)((*dirList)(nil))
+)
+
+func (d *dirList) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if d.next >= len(d.nodes) {
+		return nil, 0
 	}
-	return fusefs.NewListDirStream(entries), 0
+	d.next++
+	return dirEntry(d.nodes[d.next-1], d.next), 0
+}
+
+// Seekdir goes to the entry after the off-th (0: the first).
+func (d *dirList) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	d.next = int(min(off, uint64(len(d.nodes))))
+	return 0
+}
+
+// dirEntry is child's entry, the given-th of its folder. Offsets count
+// entries in the order they are given, the same for every reader of the
+// folder, so Seekdir can find its place again.
+func dirEntry(child Node, given int) *fuse.DirEntry {
+	a := child.Attr()
+	return &fuse.DirEntry{Name: child.Name(), Mode: typeBits(a.Kind), Ino: a.Ino, Off: uint64(given)}
 }
 
 // listedDir is a Dir whose entries can be read while its listing arrives.
@@ -193,9 +221,10 @@ type listedDir interface {
 }
 
 // dirStream gives the kernel a folder's entries as its listing arrives.
-// When all the entries arrived so far are given, HasNext waits for more,
-// for the end of the listing, or for the mount to go away. A listing that
-// fails ends the stream with its error.
+// When all the entries arrived so far are given, Readdirent waits for
+// more, for the end of the listing, for the caller to be interrupted
+// (Ctrl-C: EINTR) or for the mount to go away. A listing that fails ends
+// the stream with its error.
 type dirStream struct {
 	srv   *served
 	path  string
@@ -204,50 +233,36 @@ type dirStream struct {
 	given int    // entries given so far: the index of the next one
 	batch []Node // arrived, not given yet
 	end   bool
-	errno syscall.Errno
 }
 
-var _ = (fusefs.DirStream)((*dirStream)(nil))
+var (
+	_ = (fusefs.FileReaddirenter)((*dirStream)(nil))
+	_ = (fusefs.FileSeekdirer)((*dirStream)(nil))
+)
 
-func (s *dirStream) HasNext() bool {
-	if len(s.batch) > 0 || s.errno != 0 {
-		return true
+func (s *dirStream) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if len(s.batch) == 0 && !s.end {
+		c, done := s.srv.context(ctx)
+		nodes, err := s.l.arrived(c, s.given)
+		done()
+		if err != nil {
+			return nil, s.srv.errno("readdir", s.path, c, err)
+		}
+		s.batch, s.end = nodes, len(nodes) == 0
 	}
 	if s.end {
-		return false
-	}
-	nodes, err := s.l.arrived(s.srv.life, s.given)
-	switch {
-	case err != nil:
-		s.errno = s.srv.errno("readdir", s.path, s.srv.life, err)
-		return true
-	case len(nodes) == 0:
-		s.end = true
-		return false
-	}
-	s.batch = nodes
-	return true
-}
-
-func (s *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
-	if s.errno != 0 {
-		return fuse.DirEntry{}, s.errno
+		return nil, 0
 	}
 	child := s.batch[0]
 	s.batch = s.batch[1:]
 	s.given++
-	a := child.Attr()
-	// Offsets count entries in the listing's order, the same for every
-	// reader, so Seekdir can find its place again.
-	return fuse.DirEntry{Name: child.Name(), Mode: typeBits(a.Kind), Ino: a.Ino, Off: uint64(s.given)}, 0
+	return dirEntry(child, s.given), 0
 }
-
-var _ = (fusefs.FileSeekdirer)((*dirStream)(nil))
 
 // Seekdir goes back (rewinddir, or a batch the kernel asks for again) or
 // forward to the entry after the off-th.
 func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	s.given, s.batch, s.end, s.errno = int(off), nil, false, 0
+	s.given, s.batch, s.end = int(off), nil, false
 	if s.l.failed() {
 		// A listing that failed is not kept: rewinding lists again.
 		l, err := s.dir.arriving(s.srv.life)
@@ -258,8 +273,6 @@ func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	}
 	return 0
 }
-
-func (s *dirStream) Close() {}
 
 var _ = (fusefs.NodeGetattrer)((*dirNode)(nil))
 

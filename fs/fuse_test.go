@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if file := os.Getenv(helperMmapVar); file != "" {
 		os.Exit(helperMmap(file))
 	}
+	if dir := os.Getenv(helperReaddirVar); dir != "" {
+		os.Exit(helperReaddir(dir))
+	}
 	os.Exit(m.Run())
 }
 

@@ -1,13 +1,17 @@
 package fs
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -465,5 +469,100 @@ func TestListingFailureIsRetried(t *testing.T) {
 	}
 	if n := objects.lists.Load(); n != 2 {
 		t.Errorf("%d listings, want 2: the failed one was kept", n)
+	}
+}
+
+// helperReaddirVar names a folder the test binary reads, in place of
+// running the tests, as a program that catches Ctrl-C does (Python's
+// KeyboardInterrupt): one getdents at a time, reporting each result.
+const helperReaddirVar = "AINDFS_TEST_HELPER_READDIR"
+
+func helperReaddir(dir string) int {
+	// Caught, so not fatal: the kernel asks aindfs to give up, and waits
+	// for its answer. Signals go to the thread that reads, which says
+	// which it is (a Go process has several).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT)
+	runtime.LockOSThread()
+	fmt.Println(syscall.Gettid())
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := syscall.Getdents(fd, buf)
+		switch {
+		case err != nil:
+			fmt.Println("error", err)
+			return 0
+		case n == 0:
+			fmt.Println("end")
+			return 0
+		}
+		fmt.Println("entries")
+	}
+}
+
+// TestMountInterruptedReaddir: a program that catches Ctrl-C, waiting for
+// a page of a folder's listing that does not come, gets EINTR at once
+// instead of waiting for the listing.
+func TestMountInterruptedReaddir(t *testing.T) {
+	m, _, gate := gatedMount(t, func(srv *s3test.Server) { pagedFolder(srv) })
+	dir := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "many")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperReaddirVar+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(out)
+	var tid int
+	if !lines.Scan() {
+		t.Fatalf("helper printed nothing: %v", lines.Err())
+	}
+	if _, err := fmt.Sscan(lines.Text(), &tid); err != nil {
+		t.Fatalf("helper printed %q, want its thread id", lines.Text())
+	}
+	if !lines.Scan() || lines.Text() != "entries" {
+		t.Fatalf("helper printed %q, want entries of the first page", lines.Text())
+	}
+	waitFor(t, "the request for the second page", func() bool { return gate.waiting.Load() == 1 })
+	// The reader has had the first page (4 KiB at a time: it is still
+	// reading it, or already waiting for the second). Ctrl-C its reading
+	// thread until it reports, while the second page is held back.
+	got := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if l := lines.Text(); l != "entries" {
+				got <- l
+				return
+			}
+		}
+		got <- "no result: " + fmt.Sprint(lines.Err())
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l := <-got:
+			if l != "error interrupted system call" {
+				t.Fatalf("helper reading on while interrupted: %q, want EINTR", l)
+			}
+			if gate.waiting.Load() != 1 {
+				t.Errorf("the second page was answered before the interrupt was")
+			}
+			return
+		case <-tick.C:
+			syscall.Tgkill(cmd.Process.Pid, tid, syscall.SIGINT)
+		case <-deadline:
+			t.Fatal("the interrupted reader still waits for the held-back page after 20 s")
+		}
 	}
 }
