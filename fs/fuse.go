@@ -171,7 +171,9 @@ func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileH
 		if err != nil {
 			return nil, 0, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
 		}
-		return &dirStream{srv: n.srv, path: n.dir.Path(), dir: d, l: l}, 0, 0
+		// The entries of a folder of objects never change: the kernel may
+		// keep them and answer the next readers of the folder itself.
+		return &dirStream{srv: n.srv, path: n.dir.Path(), dir: d, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 	}
 	nodes, err := n.dir.ReadDir(n.srv.life)
 	if err != nil {
