@@ -520,7 +520,7 @@ func TestMountInterruptedReaddir(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	lines := bufio.NewScanner(out)
 	var tid int
 	if !lines.Scan() {
