@@ -22,10 +22,11 @@ import (
 // cache.
 func TestMountDirectIO(t *testing.T) {
 	var big, small []byte
-	m, _, srv := onlineMountOpts(t, s3test.Options{}, MountOptions{DirectIO: 2 << 20}, func(srv *s3test.Server) {
+	rig := online{mount: MountOptions{DirectIO: 2 << 20}, prepare: func(srv *s3test.Server) {
 		big, _ = bigFile(srv, "direct.bin", 3<<20+5)
 		small, _ = bigFile(srv, "cached.bin", 1<<20)
-	})
+	}}.start(t)
+	m, srv := rig.m, rig.srv
 	direct := m.DirectIO() > 0
 	if !direct {
 		t.Logf("this kernel cannot map files opened for direct I/O: every file should keep the page cache")
@@ -104,10 +105,11 @@ func cachedPages(t *testing.T, path string) uint64 {
 // cost no round trip; a file read in large pieces keeps direct I/O.
 func TestMountSmallReadsKeepPageCache(t *testing.T) {
 	var small, large []byte
-	m, _, _ := onlineMountOpts(t, s3test.Options{}, MountOptions{DirectIO: 2 << 20}, func(srv *s3test.Server) {
+	rig := online{mount: MountOptions{DirectIO: 2 << 20}, prepare: func(srv *s3test.Server) {
 		small, _ = bigFile(srv, "small-reads.bin", 3<<20)
 		large, _ = bigFile(srv, "large-reads.bin", 3<<20+1)
-	})
+	}}.start(t)
+	m := rig.m
 	if m.DirectIO() == 0 {
 		t.Fatal("this kernel cannot map files opened for direct I/O: nothing to test (TestMountDirectIO checks the fallback)")
 	}
@@ -145,9 +147,10 @@ func TestMountSmallReadsKeepPageCache(t *testing.T) {
 // direct-I/O file byte for byte.
 func TestMountDirectIOWithTools(t *testing.T) {
 	var big []byte
-	m, _, _ := onlineMountOpts(t, s3test.Options{}, MountOptions{DirectIO: 1 << 20}, func(srv *s3test.Server) {
+	rig := online{mount: MountOptions{DirectIO: 1 << 20}, prepare: func(srv *s3test.Server) {
 		big, _ = bigFile(srv, "tools.bin", 3<<20+7)
-	})
+	}}.start(t)
+	m := rig.m
 	src := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "tools.bin")
 	dir := t.TempDir()
 	for _, c := range [][]string{

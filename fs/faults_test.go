@@ -50,9 +50,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestMountS3OutageIsEIOAndRecovers(t *testing.T) {
 	var data []byte
 	var key string
-	m, _, srv := onlineMountWith(t, s3test.Options{}, func(srv *s3test.Server) {
+	rig := online{prepare: func(srv *s3test.Server) {
 		data, key = bigFile(srv, "outage.bin", 3<<20)
-	})
+	}}.start(t)
+	m, srv := rig.m, rig.srv
 	path := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "outage.bin")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
@@ -91,9 +92,10 @@ func TestMountS3OutageIsEIOAndRecovers(t *testing.T) {
 func TestMountChangedObjectIsEIO(t *testing.T) {
 	var data []byte
 	var key string
-	m, _, srv := onlineMountWith(t, s3test.Options{}, func(srv *s3test.Server) {
+	rig := online{prepare: func(srv *s3test.Server) {
 		data, key = bigFile(srv, "changing.bin", 32<<20)
-	})
+	}}.start(t)
+	m, srv := rig.m, rig.srv
 	f, err := os.Open(filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "changing.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -124,9 +126,10 @@ func TestMountChangedObjectIsEIO(t *testing.T) {
 // TestInterruptedReadCancelsGets: killing a reader in the middle of a slow
 // file stops its S3 requests instead of letting them run on.
 func TestInterruptedReadCancelsGets(t *testing.T) {
-	m, _, srv := onlineMountWith(t, s3test.Options{BytesPerSecond: 1 << 20}, func(srv *s3test.Server) {
+	rig := online{s3: s3test.Options{BytesPerSecond: 1 << 20}, prepare: func(srv *s3test.Server) {
 		bigFile(srv, "slow.bin", 64<<20)
-	})
+	}}.start(t)
+	m, srv := rig.m, rig.srv
 	path := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "slow.bin")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)

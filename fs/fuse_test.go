@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"os"
 	"os/exec"
@@ -264,6 +265,23 @@ func TestMountMmap(t *testing.T) {
 	checkMapped(t, filepath.Join(m.Dir, "sessions", ephysID, "raw", rel), want)
 }
 
+// startHelper runs the test binary with env=value, which makes it one of
+// the helpers of TestMain, and returns it with its standard output.
+func startHelper(t *testing.T, env, value string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), env+"="+value)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
+}
+
 // checkMapped maps path shared and read-only in a child process (see
 // TestMountMmap) and compares the bytes with want.
 func checkMapped(t *testing.T, path string, want []byte) {
@@ -427,16 +445,7 @@ func TestMountOverLiveMountRefused(t *testing.T) {
 func TestMountOverStaleMount(t *testing.T) {
 	sample.RequireFUSE(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperMountVar+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startHelper(t, helperMountVar, dir)
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || line != "mounted\n" {
 		cmd.Process.Kill()

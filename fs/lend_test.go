@@ -8,9 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/internal/sample"
-	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 	"github.com/aind/aindfs/store/s3test"
 )
@@ -21,29 +19,17 @@ import (
 // bytes are right, and once the reads are over every block lent to a FUSE
 // answer is back: buffers hold the cache and nothing else.
 func TestMountReadsLendCachedBlocks(t *testing.T) {
-	sample.RequireFUSE(t)
-	const token = "cop_fs-lend-test"
-	co, err := sample.CodeOcean(token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := codeocean.New(codeocean.Config{Domain: co.Start(t), Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := s3test.NewServer(t, s3test.Options{})
-	if _, err := sample.LoadS3(srv); err != nil {
-		t.Fatal(err)
-	}
 	var files [][]byte
-	for _, n := range []int{6<<20 + 12345, 5 << 20, 777} {
-		data, _ := bigFile(srv, "lend"+string(rune('a'+len(files)))+".bin", n)
-		files = append(files, data)
-	}
-	st := store.New(store.Options{S3: srv.Backend(t), CacheBytes: 2 << 20, BlockSize: 64 << 10, PartSize: 256 << 10})
-	t.Cleanup(func() { st.Close() })
-	r := resolve.New(resolve.Config{Catalog: client, Objects: st})
-	m := mountTree(t, New(Config{Resolver: r, Objects: StoreObjects(st)}))
+	rig := online{
+		store: store.Options{CacheBytes: 2 << 20, BlockSize: 64 << 10, PartSize: 256 << 10},
+		prepare: func(srv *s3test.Server) {
+			for _, n := range []int{6<<20 + 12345, 5 << 20, 777} {
+				data, _ := bigFile(srv, "lend"+string(rune('a'+len(files)))+".bin", n)
+				files = append(files, data)
+			}
+		},
+	}.start(t)
+	m, st := rig.m, rig.st
 	raw := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw")
 
 	var wg sync.WaitGroup

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -106,7 +105,8 @@ func checkListing(t *testing.T, dir string, entries []os.DirEntry, want map[stri
 // it again and looking up every entry asks nothing more.
 func TestMountListsFolderOfPages(t *testing.T) {
 	var want map[string]pagedEntry
-	m, _, srv := onlineMountWith(t, s3test.Options{}, func(srv *s3test.Server) { want = pagedFolder(srv) })
+	rig := online{prepare: func(srv *s3test.Server) { want = pagedFolder(srv) }}.start(t)
+	m, srv := rig.m, rig.srv
 	dir := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "many")
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		t.Fatalf("stat %s: %v, %v", dir, fi, err)
@@ -173,12 +173,12 @@ func (g *pageGate) release() { g.once.Do(func() { close(g.released) }) }
 func gatedMount(t *testing.T, prepare func(*s3test.Server)) (*Mount, *s3test.Server, *pageGate) {
 	t.Helper()
 	var gate *pageGate
-	m, _, srv := onlineMountVia(t, s3test.Options{}, MountOptions{}, func(next http.RoundTripper) http.RoundTripper {
+	rig := online{prepare: prepare, wrap: func(next http.RoundTripper) http.RoundTripper {
 		gate = &pageGate{next: next, prefix: sample.SessionID + "/many/", released: make(chan struct{})}
 		t.Cleanup(gate.release)
 		return gate
-	}, prepare)
-	return m, srv, gate
+	}}.start(t)
+	return rig.m, rig.srv, gate
 }
 
 // readDirWithin reads n entries of f in the background, failing the test
@@ -510,16 +510,7 @@ func helperReaddir(dir string) int {
 func TestMountInterruptedReaddir(t *testing.T) {
 	m, _, gate := gatedMount(t, func(srv *s3test.Server) { pagedFolder(srv) })
 	dir := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "many")
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperReaddirVar+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startHelper(t, helperReaddirVar, dir)
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	lines := bufio.NewScanner(out)
 	var tid int

@@ -18,29 +18,27 @@ import (
 	"github.com/aind/aindfs/store/s3test"
 )
 
-// onlineMount mounts the tree over the fake Code Ocean and the in-process
-// S3 server holding the sample, both over real HTTP; no local data.
-func onlineMount(t *testing.T) (*Mount, *fake.Server, *s3test.Server) {
-	t.Helper()
-	return onlineMountWith(t, s3test.Options{}, nil)
+// online is the shape of a mount over the fake Code Ocean and the
+// in-process S3 server holding the sample, both over real HTTP, with no
+// local data. Zero fields take their defaults.
+type online struct {
+	s3      s3test.Options // the S3 server's shape
+	mount   MountOptions
+	store   store.Options                             // its S3 backend is the server's
+	wrap    func(http.RoundTripper) http.RoundTripper // wraps the store's S3 transport
+	prepare func(*s3test.Server)                      // runs before anything is mounted
 }
 
-// onlineMountWith is onlineMount with the S3 server shaped by opts, and
-// prepare run on it before anything is mounted.
-func onlineMountWith(t *testing.T, opts s3test.Options, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
-	t.Helper()
-	return onlineMountOpts(t, opts, MountOptions{}, prepare)
+// onlineRig is a mounted online: the mount, its servers and its store.
+type onlineRig struct {
+	m   *Mount
+	co  *fake.Server
+	srv *s3test.Server
+	st  *store.Store
 }
 
-// onlineMountOpts is onlineMountWith with the mount's own options.
-func onlineMountOpts(t *testing.T, opts s3test.Options, mopts MountOptions, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
-	t.Helper()
-	return onlineMountVia(t, opts, mopts, nil, prepare)
-}
-
-// onlineMountVia is onlineMountOpts with the mount's S3 requests sent
-// through wrap(the usual transport) when wrap is not nil.
-func onlineMountVia(t *testing.T, opts s3test.Options, mopts MountOptions, wrap func(http.RoundTripper) http.RoundTripper, prepare func(*s3test.Server)) (*Mount, *fake.Server, *s3test.Server) {
+// start mounts o for the length of the test.
+func (o online) start(t *testing.T) onlineRig {
 	t.Helper()
 	sample.RequireFUSE(t)
 	const token = "cop_fs-online-test"
@@ -52,22 +50,23 @@ func onlineMountVia(t *testing.T, opts s3test.Options, mopts MountOptions, wrap 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := s3test.NewServer(t, opts)
+	srv := s3test.NewServer(t, o.s3)
 	if _, err := sample.LoadS3(srv); err != nil {
 		t.Fatal(err)
 	}
-	if prepare != nil {
-		prepare(srv)
+	if o.prepare != nil {
+		o.prepare(srv)
 	}
 	s3opts := srv.S3Options()
-	if wrap != nil {
-		s3opts.HTTPClient = &http.Client{Transport: wrap(s3opts.HTTPClient.(*http.Client).Transport)}
+	if o.wrap != nil {
+		s3opts.HTTPClient = &http.Client{Transport: o.wrap(s3opts.HTTPClient.(*http.Client).Transport)}
 	}
 	backend, err := store.NewS3(context.Background(), s3opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(store.Options{S3: backend})
+	o.store.S3 = backend
+	st := store.New(o.store)
 	t.Cleanup(func() { st.Close() })
 	logs := &logtest.Buffer{}
 	t.Cleanup(func() {
@@ -77,7 +76,7 @@ func onlineMountVia(t *testing.T, opts s3test.Options, mopts MountOptions, wrap 
 	})
 	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: logtest.Logger(logs)})
 	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
-	return mountTreeWith(t, tree, mopts), co, srv
+	return onlineRig{m: mountTreeWith(t, tree, o.mount), co: co, srv: srv, st: st}
 }
 
 // sameTree checks that folder mnt of the mount holds what folder src holds
@@ -133,7 +132,8 @@ func sameTree(t *testing.T, mnt, src string) int {
 // another) and an old underscore-named session that only the subject search
 // finds. A second pass asks neither server anything.
 func TestOnlineMount(t *testing.T) {
-	m, co, srv := onlineMount(t)
+	rig := online{}.start(t)
+	m, co, srv := rig.m, rig.co, rig.srv
 	testdata := sample.Dir()
 	old := filepath.Join(m.Dir, "sessions", sample.OldSessionID)
 
