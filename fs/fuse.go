@@ -173,7 +173,7 @@ func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileH
 		}
 		// The entries of a folder of objects never change: the kernel may
 		// keep them and answer the next readers of the folder itself.
-		return &dirStream{srv: n.srv, path: n.dir.Path(), dir: d, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+		return &dirStream{srv: n.srv, dir: d, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 	}
 	nodes, err := n.dir.ReadDir(n.srv.life)
 	if err != nil {
@@ -229,7 +229,6 @@ type listedDir interface {
 // the stream with its error.
 type dirStream struct {
 	srv   *served
-	path  string
 	dir   listedDir
 	l     *listing
 	given int    // entries given so far: the index of the next one
@@ -248,7 +247,7 @@ func (s *dirStream) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		nodes, err := s.l.arrived(c, s.given)
 		done()
 		if err != nil {
-			return nil, s.srv.errno("readdir", s.path, c, err)
+			return nil, s.srv.errno("readdir", s.dir.Path(), c, err)
 		}
 		s.batch, s.end = nodes, len(nodes) == 0
 	}
@@ -269,7 +268,7 @@ func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 		// A listing that failed is not kept: rewinding lists again.
 		l, err := s.dir.arriving(s.srv.life)
 		if err != nil {
-			return s.srv.errno("readdir", s.path, s.srv.life, err)
+			return s.srv.errno("readdir", s.dir.Path(), s.srv.life, err)
 		}
 		s.l = l
 	}

@@ -148,11 +148,12 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		m.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	if server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0 && os.Geteuid() == 0 {
+	kernel := server.KernelSettings().Flags64() // what the kernel offers
+	if kernel&fuse.CAP_PASSTHROUGH != 0 && os.Geteuid() == 0 {
 		srv.pass.Store(newPassthrough(server, t.log))
 	}
 	if opts.DirectIO > 0 {
-		if server.KernelSettings().Flags64()&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0 {
+		if kernel&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0 {
 			srv.directFrom.Store(opts.DirectIO)
 		} else {
 			t.log.Info("every file goes through the kernel's page cache: this kernel cannot mmap files opened for direct I/O (it needs Linux 6.6)")

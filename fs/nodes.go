@@ -336,7 +336,7 @@ func (d *objectDir) newListing(ctx context.Context) *listing {
 // failed listing is forgotten, so that a later call tries again.
 func (d *objectDir) fetch(l *listing) {
 	var err error
-	if p, ok := d.t.objects.(PageLister); ok {
+	if p, ok := d.t.objects.(store.PageLister); ok {
 		err = p.ListPages(l.ctx, d.loc, func(page []store.ObjectInfo) error {
 			l.add(page)
 			return nil

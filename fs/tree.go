@@ -51,13 +51,6 @@ type Objects interface {
 	Open(obj store.URI, info store.ObjectInfo) Reader
 }
 
-// PageLister is Objects that can also hand over a folder's listing page by
-// page as it arrives (store.PageLister), so that a folder shows its first
-// entries while the rest are being fetched. Objects without it list whole.
-type PageLister interface {
-	ListPages(ctx context.Context, dir store.URI, page func([]store.ObjectInfo) error) error
-}
-
 // StoreObjects is Objects over a store: the way the command line reads.
 func StoreObjects(s *store.Store) Objects { return storeObjects{s} }
 
@@ -67,7 +60,9 @@ func (o storeObjects) List(ctx context.Context, dir store.URI) ([]store.ObjectIn
 	return o.s.List(ctx, dir)
 }
 
-var _ PageLister = storeObjects{}
+// Objects that are also a store.PageLister show a folder's first entries
+// while the rest are being fetched; others are listed whole.
+var _ store.PageLister = storeObjects{}
 
 func (o storeObjects) ListPages(ctx context.Context, dir store.URI, page func([]store.ObjectInfo) error) error {
 	return o.s.ListPages(ctx, dir, page)
