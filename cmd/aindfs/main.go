@@ -40,23 +40,47 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "aindfs: %v\n", err)
-	var ue usageError
-	if errors.As(err, &ue) || isFlagError(err) {
+	if errors.As(err, new(usageError)) {
 		return exitUsage
 	}
 	return exitFailure
 }
 
-// isFlagError recognises cobra's errors about unknown commands, flags and
-// argument counts, which it returns as plain errors.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires exactly"} {
-		if strings.Contains(msg, s) {
-			return true
+// exitStatusHelp ends every command's --help.
+const exitStatusHelp = `
+Exit status: 0 done; 1 failed (network, catalog, a session with nothing behind
+it online); 2 bad input (flags, arguments, names that are not sessions, paths
+not in the tree) - the message names the input and what was wrong with it.
+`
+
+// usageArgs makes an argument check's error a usage error (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
 		}
+		return nil
 	}
-	return false
+}
+
+// rootArgs rejects a word that is not a command; cobra's own check would
+// return a plain error.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unknown command %q: see aindfs --help", args[0])
+	}
+	return nil
+}
+
+// checkUsage makes the argument checks of cmd and every command below it
+// return usage errors; a command without one accepts any arguments.
+func checkUsage(cmd *cobra.Command) {
+	if cmd.Args != nil {
+		cmd.Args = usageArgs(cmd.Args)
+	}
+	for _, c := range cmd.Commands() {
+		checkUsage(c)
+	}
 }
 
 // globals holds what every subcommand shares: flags of the root command and
@@ -85,8 +109,12 @@ folder or a parent, then the home folder; variables already set win):
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...  the AWS SDK's usual chain;
                          without credentials, S3 is read anonymously
   AINDFS_BUCKETS         comma-separated buckets to probe for raw data`,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          rootArgs,
+		// Runnable, so that a word that is not a command reaches rootArgs.
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(g.logLevel, g.stderr)
 			if err != nil {
@@ -104,13 +132,22 @@ folder or a parent, then the home folder; variables already set win):
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log verbosity: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", strings.ToLower(defaultLogLevel.String()), "log verbosity: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.SetVersionTemplate("aindfs {{.Version}}\n")
 	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
 	root.AddCommand(newAttachedCmd(g), newAttachCmd(g))
 	root.AddCommand(newMountCmd(g), newLsCmd(g), newCatCmd(g))
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	checkUsage(root)
+	root.SetUsageTemplate(root.UsageTemplate() + exitStatusHelp)
 	return root
 }
+
+// defaultLogLevel shows warnings and errors: a mount that works says
+// nothing but its ready line.
+const defaultLogLevel = slog.LevelWarn
 
 // newLogger builds the text logger written to stderr at the given level.
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {

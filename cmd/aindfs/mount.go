@@ -86,8 +86,8 @@ process that died is cleared first.`,
 	}
 	src.register(cmd, defaultDataDir())
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
-	cmd.Flags().StringVar(&readAhead, "read-ahead", "1MiB", "how far the kernel reads ahead of a sequential reader")
-	cmd.Flags().StringVar(&directIO, "direct-io", "16MiB", "files of at least this size bypass the kernel's page cache and are served from the block cache alone: faster cold reads in large pieces, slower reads a few KiB at a time; off: none do")
+	cmd.Flags().StringVar(&readAhead, "read-ahead", formatSize(fs.DefaultReadAhead), "how far the kernel reads ahead of a sequential reader")
+	cmd.Flags().StringVar(&directIO, "direct-io", formatSize(fs.DefaultDirectIO), "files of at least this size bypass the kernel's page cache and are served from the block cache alone: faster cold reads in large pieces, slower reads a few KiB at a time; off: none do")
 	cmd.Flags().IntVar(&background, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd

@@ -21,9 +21,8 @@ const (
 	capsuleIDVar = "CO_CAPSULE_ID"
 )
 
-// defaultCacheSize is the block cache's budget: enough to hold the working
-// set of a few large files being read at once, small next to a capsule's RAM.
-const defaultCacheSize = "1GiB"
+// defaultCacheSize is the store's default budget, as --cache-size shows it.
+var defaultCacheSize = formatSize(store.DefaultCacheBytes)
 
 // sourceFlags say where sessions are looked for; shared by every command that
 // resolves sessions.
@@ -127,6 +126,20 @@ func bucketsFromEnv() []string {
 		}
 	}
 	return out
+}
+
+// formatSize writes n as parseSize reads it: in the largest binary unit
+// that divides it (1GiB, 16MiB), else in bytes.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // parseSize reads sizes such as 1073741824, 512MiB, 4GiB, 2G or 100MB.
