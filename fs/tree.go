@@ -15,11 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
@@ -76,27 +77,6 @@ type Reader interface {
 	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 	Close() error
 }
-
-// Errors the tree returns (wrapped, with the path and the cause).
-var (
-	// ErrNotExist: nothing at this path. It is io/fs.ErrNotExist, so
-	// os.IsNotExist and errors.Is(err, fs.ErrNotExist) both recognise it.
-	ErrNotExist = iofs.ErrNotExist
-	// ErrInvalidName: a name no entry can have (NUL, '/', not UTF-8).
-	ErrInvalidName = errors.New("invalid name")
-	// ErrNameTooLong: a name longer than MaxNameLen bytes.
-	ErrNameTooLong = errors.New("name too long")
-	// ErrNotDir: a path goes through something that is not a folder.
-	ErrNotDir = errors.New("not a folder")
-	// ErrIsDir: a folder where a file was expected.
-	ErrIsDir = errors.New("is a folder")
-	// ErrLoop: too many symbolic links on the way.
-	ErrLoop = errors.New("too many levels of symbolic links")
-)
-
-// MaxNameLen is the longest name of an entry, in bytes, as on Linux
-// filesystems; S3 keys allow longer elements, but tools do not expect them.
-const MaxNameLen = 255
 
 // How long the kernel may remember an entry and its attributes. Asset
 // contents never change, so their entries live long; what a session holds
@@ -207,6 +187,49 @@ func New(cfg Config) *Tree {
 // Root returns the root folder.
 func (t *Tree) Root() Dir { return t.root }
 
+// Names of the fixed entries of the tree.
+const (
+	sessionsName = "sessions"
+	subjectsName = "subjects"
+	assetsName   = "assets"
+	sessionJSON  = "session.json"
+)
+
+func sortNodes(nodes []Node) []Node {
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name(), b.Name()) })
+	return nodes
+}
+
+// rootDir is the top of the tree: sessions/, subjects/ and assets/.
+type rootDir struct{ t *Tree }
+
+func (d *rootDir) Name() string { return "" }
+func (d *rootDir) Path() string { return "" }
+func (d *rootDir) Attr() Attr {
+	a := dirAttr("", d.t.started, ValidImmutable)
+	a.Ino = 1
+	return a
+}
+
+func (d *rootDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName("", name); err != nil {
+		return nil, err
+	}
+	switch name {
+	case sessionsName:
+		return &sessionsDir{t: d.t}, nil
+	case subjectsName:
+		return &subjectsDir{t: d.t}, nil
+	case assetsName:
+		return &assetsByID{t: d.t}, nil
+	}
+	return nil, notExist("", name, nil)
+}
+
+func (d *rootDir) ReadDir(ctx context.Context) ([]Node, error) {
+	return []Node{&assetsByID{t: d.t}, &sessionsDir{t: d.t}, &subjectsDir{t: d.t}}, nil
+}
+
 // Walk returns the node at path p (slash separated, relative to the root;
 // "" or "/" is the root). Symbolic links on the way are followed; the last
 // element is followed only when follow is true.
@@ -269,100 +292,11 @@ func splitPath(p string) []string {
 	return out
 }
 
-// PathError is an error about one path of the tree.
-type PathError struct {
-	Path string
-	Err  error
-}
-
-func (e *PathError) Error() string {
-	if e.Path == "" {
-		return "/: " + e.Err.Error()
-	}
-	return e.Path + ": " + e.Err.Error()
-}
-
-func (e *PathError) Unwrap() error { return e.Err }
-
-// notExist is the error for name missing from folder dir, with why.
-func notExist(dir, name string, why error) error {
-	if why == nil {
-		return &PathError{Path: join(dir, name), Err: ErrNotExist}
-	}
-	return &PathError{Path: join(dir, name), Err: fmt.Errorf("%w: %w", ErrNotExist, why)}
-}
-
-// checkName refuses names no entry can have, before anything else is asked.
-func checkName(dir, name string) error {
-	var why error
-	switch {
-	case name == "" || name == "." || name == "..":
-		return notExist(dir, name, nil)
-	case len(name) > MaxNameLen:
-		why = fmt.Errorf("%w: %d bytes, at most %d", ErrNameTooLong, len(name), MaxNameLen)
-	case strings.ContainsAny(name, "/\x00"):
-		why = fmt.Errorf("%w: %q holds '/' or NUL", ErrInvalidName, name)
-	case !utf8.ValidString(name):
-		why = fmt.Errorf("%w: %q is not UTF-8", ErrInvalidName, name)
-	default:
-		return nil
-	}
-	return &PathError{Path: dir, Err: why}
-}
-
-// isNotFound reports whether err means there is nothing behind a name, as
-// opposed to a failure to find out.
-func isNotFound(err error) bool {
-	return errors.Is(err, ErrNotExist) || errors.Is(err, resolve.ErrNotFound) || errors.Is(err, store.ErrNotExist)
-}
-
 func join(dir, name string) string {
 	if dir == "" {
 		return name
 	}
 	return dir + "/" + name
-}
-
-// inode numbers a node by its path and what identifies its contents, so the
-// number is stable across runs and changes when the contents do. 0 and 1
-// are reserved (1 is the root).
-func inode(path string, identity ...string) uint64 {
-	h := hashString(fnvOffset, path)
-	for _, s := range identity {
-		h = hashString(hashByte(h, 0), s)
-	}
-	return inodeOf(h)
-}
-
-// FNV-1a, 64 bits, written out so that a folder can hash its own path
-// once and each of its thousands of entries only its name.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func hashString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * fnvPrime
-	}
-	return h
-}
-
-func hashByte(h uint64, b byte) uint64 { return (h ^ uint64(b)) * fnvPrime }
-
-func hashInt(h uint64, n int64) uint64 {
-	for i := 0; i < 8; i++ {
-		h = hashByte(h, byte(n>>(8*i)))
-	}
-	return h
-}
-
-// inodeOf keeps clear of the reserved numbers 0 and 1 (the root).
-func inodeOf(h uint64) uint64 {
-	if h <= 1 {
-		h += 2
-	}
-	return h
 }
 
 // Modes of the three kinds of node: everything is read-only.
@@ -392,4 +326,31 @@ func base(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// ReadAll reads a whole file of the tree (for `aindfs cat` and tests).
+func ReadAll(ctx context.Context, f File, w io.Writer) (int64, error) {
+	r, err := f.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	const chunk = 1 << 20
+	buf := make([]byte, chunk)
+	var off int64
+	for {
+		n, err := r.ReadAt(ctx, buf, off)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return off, werr
+			}
+			off += int64(n)
+		}
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return off, nil
+		}
+		if err != nil {
+			return off, &PathError{Path: f.Path(), Err: err}
+		}
+	}
 }

@@ -1,0 +1,80 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aind/aindfs/resolve"
+	"github.com/aind/aindfs/store"
+)
+
+// Errors the tree returns (wrapped, with the path and the cause).
+var (
+	// ErrNotExist: nothing at this path. It is io/fs.ErrNotExist, so
+	// os.IsNotExist and errors.Is(err, fs.ErrNotExist) both recognise it.
+	ErrNotExist = iofs.ErrNotExist
+	// ErrInvalidName: a name no entry can have (NUL, '/', not UTF-8).
+	ErrInvalidName = errors.New("invalid name")
+	// ErrNameTooLong: a name longer than MaxNameLen bytes.
+	ErrNameTooLong = errors.New("name too long")
+	// ErrNotDir: a path goes through something that is not a folder.
+	ErrNotDir = errors.New("not a folder")
+	// ErrIsDir: a folder where a file was expected.
+	ErrIsDir = errors.New("is a folder")
+	// ErrLoop: too many symbolic links on the way.
+	ErrLoop = errors.New("too many levels of symbolic links")
+)
+
+// MaxNameLen is the longest name of an entry, in bytes, as on Linux
+// filesystems; S3 keys allow longer elements, but tools do not expect them.
+const MaxNameLen = 255
+
+// PathError is an error about one path of the tree.
+type PathError struct {
+	Path string
+	Err  error
+}
+
+func (e *PathError) Error() string {
+	if e.Path == "" {
+		return "/: " + e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// notExist is the error for name missing from folder dir, with why.
+func notExist(dir, name string, why error) error {
+	if why == nil {
+		return &PathError{Path: join(dir, name), Err: ErrNotExist}
+	}
+	return &PathError{Path: join(dir, name), Err: fmt.Errorf("%w: %w", ErrNotExist, why)}
+}
+
+// checkName refuses names no entry can have, before anything else is asked.
+func checkName(dir, name string) error {
+	var why error
+	switch {
+	case name == "" || name == "." || name == "..":
+		return notExist(dir, name, nil)
+	case len(name) > MaxNameLen:
+		why = fmt.Errorf("%w: %d bytes, at most %d", ErrNameTooLong, len(name), MaxNameLen)
+	case strings.ContainsAny(name, "/\x00"):
+		why = fmt.Errorf("%w: %q holds '/' or NUL", ErrInvalidName, name)
+	case !utf8.ValidString(name):
+		why = fmt.Errorf("%w: %q is not UTF-8", ErrInvalidName, name)
+	default:
+		return nil
+	}
+	return &PathError{Path: dir, Err: why}
+}
+
+// isNotFound reports whether err means there is nothing behind a name, as
+// opposed to a failure to find out.
+func isNotFound(err error) bool {
+	return errors.Is(err, ErrNotExist) || errors.Is(err, resolve.ErrNotFound) || errors.Is(err, store.ErrNotExist)
+}

@@ -1,0 +1,190 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/aind/aindfs/store"
+)
+
+// listing is a folder's entries as the pages of its listing arrive.
+// Entries are only ever added, in an order every reader sees the same,
+// so a reader keeps its place by index.
+type listing struct {
+	dir *objectDir
+	ctx context.Context // of the caller that started it
+
+	mu      sync.Mutex
+	changed chan struct{}      // closed when entries are added or the listing ends
+	nodes   []Node             // in order of arrival, one per name
+	byName  map[string]int     // index in nodes
+	held    []store.ObjectInfo // objects not shown yet: a folder of their name may still come
+	done    bool
+	err     error
+	sorted  []Node // nodes by name, made once done and asked for
+	// seed is the hash of the folder's path and location, which each
+	// entry's inode number continues.
+	seed uint64
+}
+
+// add takes in one page of the listing. Pages come in key order (see
+// store.PageLister), so an object "a" whose folder "a/" would sort after
+// this page's last key is held back until the next page has had its
+// chance to bring that folder: the folder wins, and no name is shown twice.
+func (l *listing) add(page []store.ObjectInfo) {
+	last := "" // the page's greatest key: later pages hold only greater ones
+	for _, o := range page {
+		k := o.Name
+		if o.Dir {
+			k += "/"
+		}
+		last = max(last, k)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Folders first, so that an object of the same name in this page is
+	// known to lose, wherever it stands in the page.
+	for _, o := range page {
+		if !o.Dir || !l.usable(o) {
+			continue
+		}
+		if _, ok := l.byName[o.Name]; ok {
+			continue // listed again (some servers repeat a prefix on the next page)
+		}
+		l.held = slices.DeleteFunc(l.held, func(h store.ObjectInfo) bool { return h.Name == o.Name })
+		l.show(o)
+	}
+	for _, o := range page {
+		if o.Dir || !l.usable(o) {
+			continue
+		}
+		if _, ok := l.byName[o.Name]; ok {
+			continue
+		}
+		l.held = append(l.held, o)
+	}
+	kept := l.held[:0]
+	for _, o := range l.held {
+		if o.Name+"/" > last {
+			kept = append(kept, o)
+		} else {
+			l.show(o)
+		}
+	}
+	l.held = kept
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *listing) usable(o store.ObjectInfo) bool {
+	if checkName("", o.Name) != nil {
+		l.dir.t.log.Debug("entry with an unusable name left out", "folder", l.dir.loc.String(), "name", o.Name)
+		return false
+	}
+	return true
+}
+
+// show adds the entry o, unless an entry of its name is shown already.
+func (l *listing) show(o store.ObjectInfo) {
+	if _, ok := l.byName[o.Name]; ok {
+		return
+	}
+	l.byName[o.Name] = len(l.nodes)
+	l.nodes = append(l.nodes, l.dir.child(o, l.seed))
+}
+
+// failed reports whether the listing ended with an error.
+func (l *listing) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done && l.err != nil
+}
+
+// finish ends the listing: complete when err is nil, failed otherwise.
+func (l *listing) finish(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		for _, o := range l.held {
+			l.show(o)
+		}
+	}
+	l.held = nil
+	l.done, l.err = true, err
+	close(l.changed)
+}
+
+// waitUntil waits, with l.mu held, until ready reports true or ctx ends.
+func (l *listing) waitUntil(ctx context.Context, ready func() bool) error {
+	for !ready() {
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			l.mu.Lock()
+			return &PathError{Path: l.dir.path, Err: fmt.Errorf("listing %s: %w", l.dir.loc, ctx.Err())}
+		}
+		l.mu.Lock()
+	}
+	return nil
+}
+
+// again reports whether a caller who got err from l should ask again: l
+// was cut short because the caller that started it went away, and this
+// one is still waiting.
+func (l *listing) again(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && l.ctx.Err() != nil
+}
+
+// lookup returns the entry name once it has arrived; nil, without error,
+// when the listing is complete without it.
+func (l *listing) lookup(ctx context.Context, name string) (Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, found := 0, false
+	if err := l.waitUntil(ctx, func() bool {
+		i, found = l.byName[name]
+		return found || l.done
+	}); err != nil {
+		return nil, err
+	}
+	if found {
+		return l.nodes[i], nil
+	}
+	return nil, l.err
+}
+
+// all returns every entry, sorted by name, once the listing is complete.
+func (l *listing) all(ctx context.Context) ([]Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.waitUntil(ctx, func() bool { return l.done }); err != nil {
+		return nil, err
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	if l.sorted == nil {
+		l.sorted = sortNodes(slices.Clone(l.nodes))
+	}
+	return slices.Clone(l.sorted), nil
+}
+
+// arrived returns the entries from index from on, in order of arrival,
+// waiting until there is at least one; none once the listing is complete,
+// and its error if it failed.
+func (l *listing) arrived(ctx context.Context, from int) ([]Node, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.waitUntil(ctx, func() bool { return from < len(l.nodes) || l.done }); err != nil {
+		return nil, err
+	}
+	if from < len(l.nodes) {
+		// Capped: the entries past them may still be written.
+		return l.nodes[from:len(l.nodes):len(l.nodes)], nil
+	}
+	return nil, l.err
+}

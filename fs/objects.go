@@ -1,0 +1,186 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aind/aindfs/store"
+)
+
+// objectDir is a folder of objects at loc (an asset, or a folder in one).
+// Its listing is fetched once and kept: asset contents never change. Its
+// entries can be read while the listing's pages arrive (listing).
+type objectDir struct {
+	t       *Tree
+	path    string
+	loc     store.URI
+	modTime time.Time
+	valid   time.Duration
+	ino     uint64
+
+	mu      sync.Mutex
+	current *listing // done or under way; nil before the first and after a failed one
+}
+
+func (d *objectDir) Name() string { return base(d.path) }
+func (d *objectDir) Path() string { return d.path }
+func (d *objectDir) Attr() Attr {
+	a := dirAttr(d.path, d.modTime, d.valid)
+	if d.ino != 0 {
+		a.Ino = d.ino
+	} else {
+		a.Ino = inode(d.path, d.loc.String())
+	}
+	return a
+}
+
+// setEntries makes list the folder's whole listing, and returns its usable
+// entries sorted, one per name; where a folder and an object share a name
+// (S3 allows it), the folder wins.
+func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
+	entries := make([]store.ObjectInfo, 0, len(list))
+	for _, o := range list {
+		if checkName("", o.Name) != nil {
+			d.t.log.Debug("entry with an unusable name left out", "folder", d.loc.String(), "name", o.Name)
+			continue
+		}
+		entries = append(entries, o)
+	}
+	slices.SortStableFunc(entries, store.ByName)
+	entries = slices.CompactFunc(entries, func(a, b store.ObjectInfo) bool { return a.Name == b.Name })
+	l := d.newListing(context.Background())
+	l.add(entries)
+	l.finish(nil)
+	d.mu.Lock()
+	d.current = l
+	d.mu.Unlock()
+	return entries
+}
+
+// listing returns the folder's listing, done or under way; when there is
+// none, it starts one, which runs for as long as ctx lasts. However many
+// callers come, one listing at a time asks for the folder's pages.
+func (d *objectDir) listing(ctx context.Context) *listing {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current == nil {
+		d.current = d.newListing(ctx)
+		go d.fetch(d.current)
+	}
+	return d.current
+}
+
+func (d *objectDir) newListing(ctx context.Context) *listing {
+	return &listing{
+		dir:     d,
+		ctx:     ctx,
+		changed: make(chan struct{}),
+		byName:  map[string]int{},
+		seed:    hashByte(hashString(hashByte(hashString(fnvOffset, d.path), 0), d.loc.String()), 0),
+	}
+}
+
+// fetch lists the folder into l, page by page when the objects can. A
+// failed listing is forgotten, so that a later call tries again.
+func (d *objectDir) fetch(l *listing) {
+	var err error
+	if p, ok := d.t.objects.(store.PageLister); ok {
+		err = p.ListPages(l.ctx, d.loc, func(page []store.ObjectInfo) error {
+			l.add(page)
+			return nil
+		})
+	} else {
+		var list []store.ObjectInfo
+		if list, err = d.t.objects.List(l.ctx, d.loc); err == nil {
+			l.add(list)
+		}
+	}
+	if err != nil {
+		if isNotFound(err) {
+			err = &PathError{Path: d.path, Err: fmt.Errorf("%w: folder %s is gone", ErrNotExist, d.loc)}
+		} else {
+			err = &PathError{Path: d.path, Err: fmt.Errorf("listing %s: %w", d.loc, err)}
+		}
+		d.mu.Lock()
+		if d.current == l {
+			d.current = nil
+		}
+		d.mu.Unlock()
+	}
+	l.finish(err)
+}
+
+// arriving implements listedDir.
+func (d *objectDir) arriving(ctx context.Context) (*listing, error) { return d.listing(ctx), nil }
+
+func (d *objectDir) ReadDir(ctx context.Context) ([]Node, error) {
+	for {
+		l := d.listing(ctx)
+		nodes, err := l.all(ctx)
+		if l.again(ctx, err) {
+			continue
+		}
+		return nodes, err
+	}
+}
+
+// Lookup answers from the entries arrived so far, else once the listing
+// has ended: never with a request of its own.
+func (d *objectDir) Lookup(ctx context.Context, name string) (Node, error) {
+	if err := checkName(d.path, name); err != nil {
+		return nil, err
+	}
+	for {
+		l := d.listing(ctx)
+		n, err := l.lookup(ctx, name)
+		if l.again(ctx, err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return nil, notExist(d.path, name, nil)
+		}
+		return n, nil
+	}
+}
+
+// child makes the node of entry o. Its inode number continues the hash of
+// the folder's path and location with the entry's name and version, so a
+// listing of thousands of entries hashes each name once and builds no
+// strings.
+func (d *objectDir) child(o store.ObjectInfo, seed uint64) Node {
+	mod := o.ModTime
+	if mod.IsZero() {
+		mod = d.modTime // S3 folders (common prefixes) have no time of their own
+	}
+	h := hashByte(hashString(seed, o.Name), 0)
+	if o.Dir {
+		return &objectDir{t: d.t, path: join(d.path, o.Name), loc: d.loc.Join(o.Name), modTime: mod,
+			valid: ValidImmutable, ino: inodeOf(hashByte(h, 'd'))}
+	}
+	o.ModTime = mod
+	return &objectFile{dir: d, info: o, ino: inodeOf(hashInt(hashString(h, o.ETag), o.Size))}
+}
+
+// objectFile is one object of a folder. Its path and location are made
+// from its folder's when asked (rarely: to open it, or in an error).
+type objectFile struct {
+	dir  *objectDir
+	info store.ObjectInfo
+	ino  uint64
+}
+
+func (f *objectFile) Name() string { return f.info.Name }
+func (f *objectFile) Path() string { return join(f.dir.path, f.info.Name) }
+func (f *objectFile) Attr() Attr {
+	return Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime, Ino: f.ino, Valid: ValidImmutable}
+}
+
+func (f *objectFile) Open(ctx context.Context) (Reader, error) {
+	return f.dir.t.objects.Open(f.dir.loc.Join(f.info.Name), f.info), nil
+}
