@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	iofs "io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -160,6 +161,9 @@ func TestLocalNotFound(t *testing.T) {
 	_, err := r.Info(context.Background(), s)
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Info of an unknown session = %v, want ErrNotFound", err)
+	}
+	if !errors.Is(err, iofs.ErrNotExist) {
+		t.Errorf("Info of an unknown session = %v, which io/fs.ErrNotExist does not match", err)
 	}
 	for _, want := range []string{s.ID(), "nothing was uploaded", "data folder", "no catalog"} {
 		if !strings.Contains(err.Error(), want) {

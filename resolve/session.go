@@ -1,6 +1,21 @@
-// Package resolve answers what a session is and where its data lives: the
-// identity of a session parsed from any string, and (in resolver.go) its
-// assets in the Code Ocean catalog, on S3 or on local disk.
+// Package resolve answers what a session is and where its data lives.
+//
+// A Session is parsed from any string that holds a session name (session.go,
+// with the grammar of derived asset names); a Subject is the mouse it
+// recorded. A Resolver, asked lazily and caching its answers, finds:
+//
+//   - every asset of a session in the Code Ocean catalog and the local data
+//     folder (assets.go);
+//   - its raw asset, where any asset's files live, and the raw data folder,
+//     probing known S3 buckets when the catalog does not say (raw.go);
+//   - its sorted assets and whether each sorting failed (sorted.go);
+//   - what session.json shows: modalities, metadata files, and the sessions
+//     of a subject (info.go).
+//
+// Answers are kept for DefaultAnswerTTL, failures for DefaultFailureTTL, and
+// callers asking the same question at once share one lookup (memo.go).
+// Errors saying that nothing exists behind a name wrap ErrNotFound, which
+// matches io/fs.ErrNotExist.
 package resolve
 
 import (
@@ -81,6 +96,33 @@ func parseSessionSpan(s string) (Session, int, error) {
 	}
 	id := fmt.Sprintf("%s_%s_%s", platform, subject, dt.Format("2006-01-02_15-04-05"))
 	return Session{id: id, platform: platform, subject: subject, dt: dt}, end, nil
+}
+
+var subSecond = regexp.MustCompile(`^\.[0-9]{1,6}`)
+
+var derivedSuffix = regexp.MustCompile(`^_(.+)_(20[0-9]{2}-[01][0-9]-[0-3][0-9])_([0-2][0-9]-[0-5][0-9]-[0-5][0-9])$`)
+
+// derivedParts splits "<session>_<label>_<YYYY-MM-DD>_<hh-mm-ss>" into its
+// session, label and creation time. A bare session name has an empty label.
+func derivedParts(name string) (Session, string, time.Time, bool) {
+	s, end, err := parseSessionSpan(name)
+	if err != nil {
+		return Session{}, "", time.Time{}, false
+	}
+	rest := name[end:]
+	rest = subSecond.ReplaceAllString(rest, "")
+	if rest == "" {
+		return s, "", time.Time{}, true
+	}
+	m := derivedSuffix.FindStringSubmatch(rest)
+	if m == nil {
+		return s, "", time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02_15-04-05", m[2]+"_"+m[3])
+	if err != nil {
+		return s, "", time.Time{}, false
+	}
+	return s, m[1], t, true
 }
 
 // explainNoSession says which piece of a session name is missing from s.

@@ -1,0 +1,250 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aind/aindfs/codeocean"
+	"github.com/aind/aindfs/store"
+)
+
+// Asset is one data asset of a session: a catalog entry (Code Ocean) or a
+// folder of a local data directory such as a capsule's /data.
+type Asset struct {
+	ID      string    // Code Ocean ID; empty for an asset known only from a local folder
+	Name    string    // asset name, e.g. ecephys_676909_2023-12-13_13-43-40_sorted_2024-03-01_16-02-45
+	Created time.Time // creation time in the catalog; for local folders, the folder's mtime
+	Type    string    // dataset, result, combined, model
+	// Local is the asset's folder on local disk when it is attached there;
+	// zero otherwise.
+	Local store.URI
+	// Catalog is the full catalog entry, when the asset came from Code Ocean.
+	Catalog *codeocean.DataAsset
+}
+
+// Ref is an asset as session.json shows it.
+type Ref struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Created string `json:"created"`
+	Type    string `json:"type,omitempty"`
+}
+
+// Ref returns the session.json form of a.
+func (a Asset) Ref() Ref {
+	return Ref{ID: a.ID, Name: a.Name, Created: a.Created.UTC().Format(time.RFC3339), Type: a.Type}
+}
+
+// The most characters of a session ID used in a name: query; longer name
+// queries are unreliable on the server.
+const maxNameQuery = 20
+
+// search runs one catalog query over all its pages; identical queries are
+// shared between sessions (subject searches serve every session of a subject).
+func (r *Resolver) search(ctx context.Context, query string) ([]codeocean.DataAsset, error) {
+	return r.searches.get(ctx, query, func(ctx context.Context) ([]codeocean.DataAsset, error) {
+		res, err := r.catalog.SearchDataAssets(ctx, codeocean.SearchParams{Query: query, Limit: r.page})
+		if err != nil {
+			return nil, fmt.Errorf("search %q: %w", query, err)
+		}
+		r.log.Debug("catalog search", "query", query, "results", len(res))
+		return res, nil
+	})
+}
+
+// searchAll runs queries concurrently and returns their results in order.
+func (r *Resolver) searchAll(ctx context.Context, queries []string) ([][]codeocean.DataAsset, error) {
+	results := make([][]codeocean.DataAsset, len(queries))
+	errs := make([]error, len(queries))
+	var wg sync.WaitGroup
+	for i, q := range queries {
+		wg.Go(func() { results[i], errs[i] = r.search(ctx, q) })
+	}
+	wg.Wait()
+	return results, errors.Join(errs...)
+}
+
+// sessionQueries are the searches that together find every asset of s: a
+// name prefix (short enough for the server to match reliably) and the
+// subject, as a metadata field and as free text (old names and assets
+// without metadata).
+func sessionQueries(s Session) []string {
+	prefix := s.ID()
+	if len(prefix) > maxNameQuery {
+		prefix = prefix[:maxNameQuery]
+	}
+	return []string{
+		"name:" + prefix,
+		"subject id:" + s.SubjectID(),
+		s.SubjectID(),
+	}
+}
+
+// Assets returns every asset whose name parses to s, from the catalog and
+// the local data folder, de-duplicated and ordered by creation time.
+func (r *Resolver) Assets(ctx context.Context, s Session) ([]Asset, error) {
+	if s.IsZero() {
+		return nil, errors.New("assets: no session given")
+	}
+	return r.assets.get(ctx, s, func(ctx context.Context) ([]Asset, error) {
+		local, err := r.localAssets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []Asset
+		if r.catalog != nil {
+			if out, err = r.catalogAssets(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+		// An attached asset is served from local disk but keeps its catalog
+		// identity. A name uploaded twice matches both uploads: the folder
+		// holds that session's data either way.
+		for _, l := range local {
+			if sess, _ := ParseSession(l.Name); sess != s {
+				continue
+			}
+			matched := false
+			for i := range out {
+				if out[i].Name == l.Name {
+					out[i].Local, matched = l.Local, true
+				}
+			}
+			if !matched {
+				out = append(out, l)
+			}
+		}
+		slices.SortStableFunc(out, func(a, b Asset) int { return a.Created.Compare(b.Created) })
+		if len(out) > 0 {
+			r.remember(s)
+		}
+		return out, nil
+	})
+}
+
+// catalogAssets runs the session's searches concurrently and keeps what
+// parses to s, logging why each other candidate was rejected.
+func (r *Resolver) catalogAssets(ctx context.Context, s Session) ([]Asset, error) {
+	queries := sessionQueries(s)
+	results, err := r.searchAll(ctx, queries)
+	if err != nil {
+		return nil, fmt.Errorf("assets of %s: %w", s, err)
+	}
+	seen := map[string]bool{}
+	var out []Asset
+	candidates := 0
+	for _, res := range results {
+		for _, d := range res {
+			if seen[d.ID] {
+				continue
+			}
+			seen[d.ID] = true
+			candidates++
+			sess, err := ParseSession(d.Name)
+			switch {
+			case err != nil:
+				r.log.Debug("asset rejected: its name is not a session name", "session", s.ID(), "asset", d.Name, "id", d.ID, "reason", err)
+			case sess != s:
+				r.log.Debug("asset rejected: another session", "session", s.ID(), "asset", d.Name, "id", d.ID, "its_session", sess.ID())
+			default:
+				out = append(out, catalogAsset(d))
+			}
+		}
+	}
+	r.log.Info("assets of session", "session", s.ID(), "queries", strings.Join(queries, " | "), "candidates", candidates, "kept", len(out))
+	return out, nil
+}
+
+func catalogAsset(d codeocean.DataAsset) Asset {
+	d2 := d
+	return Asset{ID: d.ID, Name: d.Name, Created: d.Created.Time, Type: d.Type, Catalog: &d2}
+}
+
+// AssetByID returns the catalog's asset with this ID, served from local disk
+// when a folder of the same name is attached.
+func (r *Resolver) AssetByID(ctx context.Context, id string) (Asset, error) {
+	if r.catalog == nil {
+		return Asset{}, fmt.Errorf("asset %s: no catalog (no Code Ocean token): %w", id, ErrNotFound)
+	}
+	d, err := r.byID.get(ctx, id, func(ctx context.Context) (codeocean.DataAsset, error) {
+		return r.catalog.GetDataAsset(ctx, id)
+	})
+	if errors.Is(err, codeocean.ErrNotFound) {
+		return Asset{}, fmt.Errorf("asset %s: %w", id, errors.Join(ErrNotFound, err))
+	}
+	if err != nil {
+		return Asset{}, fmt.Errorf("asset %s: %w", id, err)
+	}
+	a := catalogAsset(d)
+	if local, err := r.localAssets(ctx); err == nil {
+		for _, l := range local {
+			if l.Name == a.Name {
+				a.Local = l.Local
+			}
+		}
+	}
+	return a, nil
+}
+
+// LocalAssets returns the asset folders of the data folder.
+func (r *Resolver) LocalAssets(ctx context.Context) ([]Asset, error) {
+	return r.localAssets(ctx)
+}
+
+// localAssets lists the data folder: each child folder whose name holds a
+// session is one asset.
+func (r *Resolver) localAssets(ctx context.Context) ([]Asset, error) {
+	if r.dataDir == "" {
+		return nil, nil
+	}
+	return r.local.get(ctx, struct{}{}, func(ctx context.Context) ([]Asset, error) {
+		dir := store.Local(r.dataDir)
+		entries, err := r.objects.List(ctx, dir)
+		if errors.Is(err, store.ErrNotExist) {
+			r.log.Warn("data folder does not exist", "dir", r.dataDir)
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list data folder %s: %w", r.dataDir, err)
+		}
+		var out []Asset
+		for _, e := range entries {
+			if !e.Dir {
+				continue
+			}
+			if _, err := ParseSession(e.Name); err != nil {
+				r.log.Debug("local folder is not an asset of a session", "folder", e.Name, "reason", err)
+				continue
+			}
+			out = append(out, Asset{Name: e.Name, Created: localCreated(e), Type: localType(e.Name), Local: dir.Join(e.Name)})
+		}
+		return out, nil
+	})
+}
+
+// localCreated dates a local asset by its name (a derived asset's suffix,
+// else the session's start), falling back to the folder's time: checkouts and
+// copies do not keep folder times.
+func localCreated(e store.ObjectInfo) time.Time {
+	if _, label, t, ok := derivedParts(e.Name); ok && label != "" {
+		return t
+	}
+	if s, err := ParseSession(e.Name); err == nil {
+		return s.DT()
+	}
+	return e.ModTime
+}
+
+// localType guesses the catalog type of a local folder: derived assets
+// (a label and a date after the session) are results of a capsule run.
+func localType(name string) string {
+	if _, label, _, ok := derivedParts(name); ok && label != "" {
+		return "result"
+	}
+	return "dataset"
+}

@@ -1,0 +1,179 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/aind/aindfs/store"
+)
+
+// Info is everything session.json holds about a session.
+type Info struct {
+	Identity
+	RawDataAsset    *Ref     `json:"raw_data_asset"`
+	RawDataDir      string   `json:"raw_data_dir"`
+	Modalities      []string `json:"modalities"`
+	SortedDataAsset *Ref     `json:"sorted_data_asset"`
+	DataAssets      []Ref    `json:"data_assets"`
+}
+
+// Info gathers what session.json shows. A session with no raw asset, no raw
+// data and no asset at all is ErrNotFound, with what was searched.
+func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
+	info := Info{Identity: s.Identity(), Modalities: []string{}, DataAssets: []Ref{}}
+	assets, err := r.Assets(ctx, s)
+	if err != nil {
+		return info, err
+	}
+	for _, a := range assets {
+		info.DataAssets = append(info.DataAssets, a.Ref())
+	}
+	raw, rawErr := r.RawAsset(ctx, s)
+	var noRaw *NoRawAssetError
+	switch {
+	case rawErr == nil:
+		ref := raw.Ref()
+		info.RawDataAsset = &ref
+	case errors.As(rawErr, &noRaw):
+		if noRaw.RawDataDir.IsZero() && len(assets) == 0 {
+			return info, fmt.Errorf("session %s: %w", s, rawErr)
+		}
+	default:
+		return info, rawErr
+	}
+	if dir, err := r.RawDataDir(ctx, s); err == nil {
+		info.RawDataDir = dir.String()
+		if mods, err := r.Modalities(ctx, s); err == nil {
+			info.Modalities = mods
+		} else {
+			r.log.Warn("modalities unknown", "session", s.ID(), "err", err)
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return info, err
+	}
+	sorted, ok, err := r.SortedAsset(ctx, s)
+	if err != nil {
+		return info, err
+	}
+	if ok {
+		ref := sorted.Ref()
+		info.SortedDataAsset = &ref
+	}
+	r.remember(s)
+	return info, nil
+}
+
+// list lists a folder, remembering the answer for a while.
+func (r *Resolver) list(ctx context.Context, dir store.URI) ([]store.ObjectInfo, error) {
+	return r.listings.get(ctx, dir, func(ctx context.Context) ([]store.ObjectInfo, error) {
+		return r.objects.List(ctx, dir)
+	})
+}
+
+// Modalities returns the modalities recorded in the raw folder: its
+// sub-folder names, with the ecephys variants merged and metadata dropped.
+func (r *Resolver) Modalities(ctx context.Context, s Session) ([]string, error) {
+	dir, err := r.RawDataDir(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := r.list(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("modalities of %s: list %s: %w", s, dir, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.Dir || strings.Contains(e.Name, "metadata") {
+			continue
+		}
+		name := e.Name
+		if name == "ecephys_compressed" || name == "ecephys_clipped" {
+			name = "ecephys"
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// MetadataFiles returns the top-level *.json files of the raw folder, and
+// that folder.
+func (r *Resolver) MetadataFiles(ctx context.Context, s Session) ([]store.ObjectInfo, store.URI, error) {
+	dir, err := r.RawDataDir(ctx, s)
+	if err != nil {
+		return nil, store.URI{}, err
+	}
+	entries, err := r.list(ctx, dir)
+	if err != nil {
+		return nil, dir, fmt.Errorf("metadata of %s: list %s: %w", s, dir, err)
+	}
+	var out []store.ObjectInfo
+	for _, e := range entries {
+		if !e.Dir && path.Ext(e.Name) == ".json" {
+			out = append(out, e)
+		}
+	}
+	return out, dir, nil
+}
+
+// SubjectSessions returns the sessions of a subject: the unique sessions
+// parsed from the names of its assets, in the catalog and the data folder.
+func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session, error) {
+	if subj.IsZero() {
+		return nil, errors.New("sessions of subject: no subject given")
+	}
+	set := map[Session]bool{}
+	local, err := r.localAssets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range local {
+		if s, err := ParseSession(a.Name); err == nil && s.Subject() == subj {
+			set[s] = true
+		}
+	}
+	if r.catalog != nil {
+		results, err := r.searchAll(ctx, []string{"subject id:" + subj.ID(), subj.ID()})
+		if err != nil {
+			return nil, fmt.Errorf("sessions of subject %s: %w", subj, err)
+		}
+		for _, res := range results {
+			for _, d := range res {
+				if s, err := ParseSession(d.Name); err == nil && s.Subject() == subj {
+					set[s] = true
+				}
+			}
+		}
+	}
+	return slices.SortedFunc(maps.Keys(set), Session.Compare), nil
+}
+
+// KnownSessions returns the sessions known so far: those with folders in the
+// data folder and those resolved since start, ordered by ID.
+func (r *Resolver) KnownSessions(ctx context.Context) []Session {
+	set := map[Session]bool{}
+	if local, err := r.localAssets(ctx); err == nil {
+		for _, a := range local {
+			if s, err := ParseSession(a.Name); err == nil {
+				set[s] = true
+			}
+		}
+	}
+	r.mu.Lock()
+	for s := range r.known {
+		set[s] = true
+	}
+	r.mu.Unlock()
+	return slices.SortedFunc(maps.Keys(set), Session.Compare)
+}
+
+func (r *Resolver) remember(s Session) {
+	r.mu.Lock()
+	r.known[s] = true
+	r.mu.Unlock()
+}
