@@ -164,9 +164,6 @@ func baseURL(domain string) (*url.URL, error) {
 	return u, nil
 }
 
-// HasToken reports whether the client has an access token to send.
-func (c *Client) HasToken() bool { return c.token != "" }
-
 // Domain returns the deployment's address, without the API path.
 func (c *Client) Domain() string {
 	u := *c.base
@@ -274,66 +271,6 @@ func (c *Client) AttachDataAssets(ctx context.Context, capsuleID string, assets 
 		summary: "assets " + strings.Join(ids, ","),
 	}, &r)
 	return r, err
-}
-
-// DetachDataAssets detaches assets from a capsule (a write: never retried).
-func (c *Client) DetachDataAssets(ctx context.Context, capsuleID string, assetIDs []string) error {
-	if err := checkID("capsule", capsuleID); err != nil {
-		return err
-	}
-	for _, id := range assetIDs {
-		if err := checkID("data asset", id); err != nil {
-			return err
-		}
-	}
-	if assetIDs == nil {
-		assetIDs = []string{}
-	}
-	return c.do(ctx, call{
-		method:  http.MethodDelete,
-		path:    "capsules/" + url.PathEscape(capsuleID) + "/data_assets",
-		body:    assetIDs,
-		summary: "assets " + strings.Join(assetIDs, ","),
-	}, nil)
-}
-
-// ListFiles returns the entries of one folder of an internal asset ("" is
-// the asset's root). External assets have no listing: their files are on S3.
-func (c *Client) ListFiles(ctx context.Context, assetID, path string) ([]FileItem, error) {
-	if err := checkID("data asset", assetID); err != nil {
-		return nil, err
-	}
-	var r struct {
-		Items []FileItem `json:"items"`
-	}
-	err := c.do(ctx, call{
-		method: http.MethodPost,
-		path:   "data_assets/" + url.PathEscape(assetID) + "/files",
-		body: struct {
-			Path string `json:"path"`
-		}{path},
-		summary: fmt.Sprintf("path %q", path),
-		read:    true,
-	}, &r)
-	return r.Items, err
-}
-
-// FileURL returns short-lived download and view URLs of one file of an asset.
-func (c *Client) FileURL(ctx context.Context, assetID, path string) (download, view string, err error) {
-	if err := checkID("data asset", assetID); err != nil {
-		return "", "", err
-	}
-	var r struct {
-		Download string `json:"download_url"`
-		View     string `json:"view_url"`
-	}
-	err = c.do(ctx, call{
-		method: http.MethodGet,
-		path:   "data_assets/" + url.PathEscape(assetID) + "/files/urls",
-		query:  url.Values{"path": {path}},
-		read:   true,
-	}, &r)
-	return r.Download, r.View, err
 }
 
 // checkID refuses IDs that would address another endpoint, before any request.

@@ -1,5 +1,5 @@
 // Package codeocean is a client for the Code Ocean REST API (the parts aindfs
-// needs: data assets, their files, attaching them to capsules).
+// needs: finding data assets and attaching them to capsules).
 //
 // It knows nothing of sessions: it finds, describes and attaches data assets.
 package codeocean
@@ -240,14 +240,6 @@ type SearchResults struct {
 	HasMore   bool        `json:"has_more"`
 	Results   []DataAsset `json:"results"`
 	NextToken string      `json:"next_token,omitempty"`
-}
-
-// FileItem is one entry of an internal asset's folder.
-type FileItem struct {
-	Name string `json:"name"`
-	Path string `json:"path"`
-	Type string `json:"type"` // file, folder
-	Size Int    `json:"size"`
 }
 
 // Attachment asks for one data asset to be attached to a capsule.

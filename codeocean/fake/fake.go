@@ -1,7 +1,7 @@
 // Package fake is an in-process Code Ocean server for tests and demos,
 // faithful to the parts of the REST API aindfs uses: Basic auth, data assets
-// by ID, paged search with the query syntax (see parseQuery), file listings
-// and URLs, attaching to capsules. It can add latency, answer 429 or 5xx, hang
+// by ID, paged search with the query syntax (see parseQuery), attaching to
+// capsules. It can add latency, answer 429 or 5xx, hang
 // up, and page the way older servers did; it logs every request so tests can
 // count what a lookup cost.
 package fake
@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -53,9 +52,6 @@ type Options struct {
 	// match nothing, as a stand-in for the real server's unreliable long
 	// name queries.
 	NameQueryMaxLen int
-	// Files holds the file tree of internal assets by asset ID: files with
-	// their paths from the asset's root; folders are implied by the paths.
-	Files map[string][]codeocean.FileItem
 }
 
 // Fault is an injected failure.
@@ -84,7 +80,6 @@ type Server struct {
 	mu        sync.Mutex
 	assets    []entry
 	byID      map[string]int
-	files     map[string][]codeocean.FileItem
 	metaKeys  map[string]bool // lower-case custom-metadata keys in the catalog
 	attached  map[string][]codeocean.AttachResult
 	jobs      int
@@ -106,13 +101,9 @@ func New(catalog []codeocean.DataAsset, opts Options) *Server {
 	s := &Server{
 		opts:     opts,
 		byID:     map[string]int{},
-		files:    map[string][]codeocean.FileItem{},
 		metaKeys: map[string]bool{},
 		attached: map[string][]codeocean.AttachResult{},
 		latency:  opts.Latency,
-	}
-	for id, items := range opts.Files {
-		s.files[id] = slices.Clone(items)
 	}
 	for _, a := range catalog {
 		raw, err := json.Marshal(a)
@@ -152,25 +143,16 @@ func (s *Server) AddAssets(assets ...codeocean.DataAsset) {
 	}
 }
 
-// SetFiles sets the file tree of an asset (see Options.Files).
-func (s *Server) SetFiles(assetID string, items []codeocean.FileItem) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.files[assetID] = slices.Clone(items)
-}
-
 // catalogFile is the object form of a catalog file.
 type catalogFile struct {
-	DataAssets []json.RawMessage               `json:"data_assets"`
-	Results    []json.RawMessage               `json:"results"` // a saved search answer
-	Files      map[string][]codeocean.FileItem `json:"files"`
+	DataAssets []json.RawMessage `json:"data_assets"`
+	Results    []json.RawMessage `json:"results"` // a saved search answer
 }
 
 // LoadCatalog adds the assets of a JSON file: either an array of data assets
-// as the API returns them, or an object {"data_assets": [...], "files":
-// {"<asset id>": [{"path": "ecephys/x.dat", "size": 10}, ...]}} ("results"
-// may stand for "data_assets", so a saved search answer loads as is). Assets
-// are served exactly as written in the file.
+// as the API returns them, or an object {"data_assets": [...]} ("results" may
+// stand for "data_assets", so a saved search answer loads as is). Assets are
+// served exactly as written in the file.
 func (s *Server) LoadCatalog(file string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -199,9 +181,6 @@ func (s *Server) LoadCatalog(file string) error {
 	defer s.mu.Unlock()
 	for i, a := range parsed {
 		s.add(a, raws[i])
-	}
-	for id, items := range cf.Files {
-		s.files[id] = items
 	}
 	return nil
 }
@@ -422,10 +401,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []
 			s.search(w, body)
 		case len(parts) == 2 && r.Method == http.MethodGet:
 			s.getAsset(w, parts[1])
-		case len(parts) == 3 && parts[2] == "files" && r.Method == http.MethodPost:
-			s.listFiles(w, parts[1], body)
-		case len(parts) == 4 && parts[2] == "files" && parts[3] == "urls" && r.Method == http.MethodGet:
-			s.fileURLs(w, r, parts[1])
 		default:
 			writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
 		}
@@ -434,14 +409,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []
 			writeError(w, http.StatusForbidden, "insufficient permissions to modify this capsule")
 			return
 		}
-		switch r.Method {
-		case http.MethodPost:
-			s.attach(w, parts[1], body)
-		case http.MethodDelete:
-			s.detach(w, parts[1], body)
-		default:
+		if r.Method != http.MethodPost {
 			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
 		}
+		s.attach(w, parts[1], body)
 	default:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
 	}
@@ -693,117 +665,6 @@ func sortAssets(es []entry, field, order string) {
 	})
 }
 
-// lookup returns the catalog asset with the given ID.
-func (s *Server) lookup(id string) (codeocean.DataAsset, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, ok := s.byID[id]
-	if !ok {
-		return codeocean.DataAsset{}, false
-	}
-	return s.assets[i].asset, true
-}
-
-func (s *Server) listFiles(w http.ResponseWriter, id string, body []byte) {
-	var req struct {
-		Path string `json:"path"`
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
-			return
-		}
-	}
-	a, ok := s.lookup(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
-		return
-	}
-	if a.SourceBucket != nil && a.SourceBucket.External {
-		writeError(w, http.StatusBadRequest, "files can be listed for internal data assets only")
-		return
-	}
-	s.mu.Lock()
-	all := s.files[id]
-	s.mu.Unlock()
-	items, ok := children(all, req.Path)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("path %q not found in data asset %s", req.Path, id))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
-}
-
-// children lists the direct entries of folder dir of a file tree; ok is false
-// when dir is neither the root nor a folder of the tree.
-func children(all []codeocean.FileItem, dir string) ([]codeocean.FileItem, bool) {
-	dir = strings.Trim(dir, "/")
-	byName := map[string]*codeocean.FileItem{}
-	found := dir == ""
-	for _, it := range all {
-		p := strings.Trim(it.Path, "/")
-		rel := p
-		if dir != "" {
-			var under bool
-			rel, under = strings.CutPrefix(p, dir+"/")
-			if p == dir && it.Type == "folder" {
-				found = true
-			}
-			if !under {
-				continue
-			}
-		}
-		if rel == "" {
-			continue
-		}
-		found = true
-		name, _, deeper := strings.Cut(rel, "/")
-		c := byName[name]
-		if c == nil {
-			c = &codeocean.FileItem{Name: name, Path: path.Join(dir, name), Type: "file"}
-			byName[name] = c
-		}
-		if deeper || it.Type == "folder" {
-			c.Type = "folder"
-		}
-		if deeper || it.Type != "folder" {
-			c.Size += it.Size
-		}
-	}
-	if !found {
-		return nil, false
-	}
-	items := make([]codeocean.FileItem, 0, len(byName))
-	for _, c := range byName {
-		items = append(items, *c)
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
-	return items, true
-}
-
-func (s *Server) fileURLs(w http.ResponseWriter, r *http.Request, id string) {
-	p := strings.Trim(r.URL.Query().Get("path"), "/")
-	if _, ok := s.lookup(id); !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
-		return
-	}
-	s.mu.Lock()
-	all := s.files[id]
-	s.mu.Unlock()
-	isFile := slices.ContainsFunc(all, func(it codeocean.FileItem) bool {
-		return it.Type != "folder" && strings.Trim(it.Path, "/") == p
-	})
-	if p == "" || !isFile {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("file %q not found in data asset %s", p, id))
-		return
-	}
-	base := "http://" + r.Host + "/files/" + id + "/" + p
-	writeJSON(w, http.StatusOK, map[string]string{
-		"download_url": base + "?download=1&signature=fake",
-		"view_url":     base + "?signature=fake",
-	})
-}
-
 func (s *Server) attach(w http.ResponseWriter, capsuleID string, body []byte) {
 	var req []struct {
 		ID    string `json:"id"`
@@ -842,20 +703,6 @@ func (s *Server) attach(w http.ResponseWriter, capsuleID string, body []byte) {
 		s.attached[capsuleID] = append(list, res)
 	}
 	writeJSON(w, http.StatusOK, results)
-}
-
-func (s *Server) detach(w http.ResponseWriter, capsuleID string, body []byte) {
-	var ids []string
-	if err := json.Unmarshal(body, &ids); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid body: want [\"<data asset id>\"]: "+err.Error())
-		return
-	}
-	s.mu.Lock()
-	s.attached[capsuleID] = slices.DeleteFunc(s.attached[capsuleID], func(x codeocean.AttachResult) bool {
-		return slices.Contains(ids, x.ID)
-	})
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

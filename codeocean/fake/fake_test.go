@@ -335,8 +335,7 @@ func TestLoadCatalogForms(t *testing.T) {
 	object := filepath.Join(dir, "object.json")
 	os.WriteFile(array, []byte(`[{"id": "x1", "name": "ecephys_676909_2023-12-13_13-43-40", "created": "1702475020", "size": "12", "extra": null}]`), 0o644)
 	os.WriteFile(object, []byte(`{
-		"data_assets": [{"id": "x2", "name": "behavior_712345_2024-01-02_09-00-00", "created": 1704186000}],
-		"files": {"x2": [{"path": "behavior/trials.csv", "size": 3}, {"path": "subject.json", "size": 2}]}
+		"data_assets": [{"id": "x2", "name": "behavior_712345_2024-01-02_09-00-00", "created": 1704186000}]
 	}`), 0o644)
 	srv := fake.New(nil, fake.Options{Token: token})
 	for _, f := range []string{array, object} {
@@ -359,22 +358,9 @@ func TestLoadCatalogForms(t *testing.T) {
 	if err != nil || a.Size != 12 || a.Created.Unix() != 1702475020 {
 		t.Errorf("x1 = %+v, %v", a, err)
 	}
-	items, err := c.ListFiles(ctx, "x2", "behavior")
-	if err != nil || len(items) != 1 || items[0].Path != "behavior/trials.csv" || items[0].Size != 3 {
-		t.Errorf("x2 behavior/ = %+v, %v", items, err)
-	}
 	got, err := c.SearchDataAssets(ctx, codeocean.SearchParams{Query: "name:behavior"})
 	if err != nil || idsOf(got) != "x2" {
 		t.Errorf("search in loaded catalog: [%s], %v", idsOf(got), err)
-	}
-}
-
-func TestExternalAssetsHaveNoListing(t *testing.T) {
-	_, c := newClient(t, fake.Options{})
-	_, err := c.ListFiles(context.Background(), "a-raw", "")
-	var apiErr *codeocean.APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != 400 || !strings.Contains(err.Error(), "internal") {
-		t.Errorf("listing an external asset: %v", err)
 	}
 }
 
@@ -421,26 +407,5 @@ func TestFaultsAndLog(t *testing.T) {
 	srv.ResetLog()
 	if srv.Count("", "") != 0 {
 		t.Error("log not reset")
-	}
-}
-
-func TestDetachWithTrailingSlash(t *testing.T) {
-	srv, c := newClient(t, fake.Options{})
-	ctx := context.Background()
-	if _, err := c.AttachDataAssets(ctx, "cap", []codeocean.Attachment{{ID: "a-raw"}, {ID: "b-sorted"}}); err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodDelete, strings.TrimSuffix(c.Domain(), "/")+"/api/v1/capsules/cap/data_assets/", strings.NewReader(`["a-raw"]`))
-	req.SetBasicAuth(token, "")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("DELETE with slash: %d", resp.StatusCode)
-	}
-	if got := srv.Attached("cap"); len(got) != 1 || got[0].ID != "b-sorted" {
-		t.Errorf("attached after detach: %+v", got)
 	}
 }
