@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aind/aindfs/codeocean"
 	"github.com/spf13/cobra"
 )
 
@@ -122,11 +121,7 @@ folder or a parent, then the home folder; variables already set win):
 			}
 			g.log = log
 			// Settings may live in .env files; the environment wins.
-			cwd, _ := os.Getwd()
-			home, _ := os.UserHomeDir()
-			if err := codeocean.LoadDotEnv(cwd, home); err != nil {
-				g.log.Warn("could not read .env file", "err", err)
-			}
+			g.loadSettings()
 			return nil
 		},
 	}

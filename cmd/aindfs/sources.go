@@ -77,9 +77,12 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 			return nil, fmt.Errorf("set up S3: %w", err)
 		}
 		opts.S3 = s3
-		cfg := codeocean.ConfigFromEnv(os.Getenv, os.Environ())
+		cfg, tokenVar := codeocean.ConfigFromEnv(os.Getenv, os.Environ())
 		cfg.Logger = g.log
 		if cfg.Token != "" {
+			// The variable's name, never its value: a cop_ value may be found
+			// under any name, and the person should know which one was used.
+			g.log.Info("code ocean token", "from", "$"+tokenVar)
 			if src.catalog, err = codeocean.New(cfg); err != nil {
 				return nil, fmt.Errorf("set up Code Ocean: %w", err)
 			}
