@@ -28,8 +28,7 @@ func TestMountPassesReadOnlyFilesThrough(t *testing.T) {
 			if readOnly {
 				dir = readOnlyBind(t, dir)
 			}
-			st := store.New(store.Options{})
-			t.Cleanup(func() { st.Close() })
+			st := localStore(t, dir)
 			logs := &logtest.Buffer{}
 			tree := New(Config{Resolver: sampleResolverAt(t, dir), Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
 			m := mountTree(t, tree)
@@ -69,6 +68,21 @@ func TestMountPassesReadOnlyFilesThrough(t *testing.T) {
 
 // readOnlyBind makes dir visible read-only at a new folder, for the length
 // of the test (a bind mount: it needs root).
+// localStore is a store of the files in folder dir, closed when the test ends.
+func localStore(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	local, err := store.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(store.Options{Local: local})
+	t.Cleanup(func() {
+		st.Close()
+		local.Close()
+	})
+	return st
+}
+
 func readOnlyBind(t *testing.T, dir string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -89,13 +103,31 @@ func readOnlyBind(t *testing.T, dir string) string {
 }
 
 // TestMountPassthroughAmongRefusedFiles: a file the kernel cannot take as
-// a passthrough file (here one on overlayfs, reached by a symlink in an
-// asset) is read through aindfs, and does not stop files that were passed
-// through from being opened again while open.
+// a passthrough file (here one on overlayfs, mounted in the data folder and
+// reached by a symlink in an asset) is read through aindfs, and does not
+// stop files that were passed through from being opened again while open.
 func TestMountPassthroughAmongRefusedFiles(t *testing.T) {
 	base := t.TempDir()
+	// An asset with a.bin and a link to o.bin, beside the folder where the
+	// overlay goes, seen read-only.
+	data := filepath.Join(base, "data")
+	asset := filepath.Join(data, ephysID)
+	if err := os.MkdirAll(asset, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(data, "overlay"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mine := []byte(strings.Repeat("on the asset's own disk\n", 5000))
+	if err := os.WriteFile(filepath.Join(asset, "a.bin"), mine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../overlay/o.bin", filepath.Join(asset, "o.bin")); err != nil {
+		t.Fatal(err)
+	}
+	ro := readOnlyBind(t, data)
 	// A read-only overlay holding o.bin.
-	layers := []string{filepath.Join(base, "l1"), filepath.Join(base, "l2"), filepath.Join(base, "overlay")}
+	layers := []string{filepath.Join(base, "l1"), filepath.Join(base, "l2")}
 	for _, d := range layers {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -105,31 +137,14 @@ func TestMountPassthroughAmongRefusedFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(layers[0], "o.bin"), other, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-		t.Skip("mounting overlayfs needs root")
-	}
-	if err := syscall.Mount("overlay", layers[2], "overlay", syscall.MS_RDONLY, "lowerdir="+layers[0]+":"+layers[1]); err != nil {
+	overlay := filepath.Join(ro, "overlay")
+	if err := syscall.Mount("overlay", overlay, "overlay", syscall.MS_RDONLY, "lowerdir="+layers[0]+":"+layers[1]); err != nil {
 		t.Fatalf("mount overlayfs: %v", err)
 	}
-	t.Cleanup(func() { syscall.Unmount(layers[2], syscall.MNT_DETACH) })
-	// An asset with a.bin and a link to o.bin, seen read-only.
-	data := filepath.Join(base, "data")
-	asset := filepath.Join(data, ephysID)
-	if err := os.MkdirAll(asset, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	mine := []byte(strings.Repeat("on the asset's own disk\n", 5000))
-	if err := os.WriteFile(filepath.Join(asset, "a.bin"), mine, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(layers[2], "o.bin"), filepath.Join(asset, "o.bin")); err != nil {
-		t.Fatal(err)
-	}
-	ro := readOnlyBind(t, data)
+	t.Cleanup(func() { syscall.Unmount(overlay, syscall.MNT_DETACH) })
 	r := newFakeResolver()
 	r.setRaw(r.addAsset(t, ro, ephysID, rawEphysUID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
-	st := store.New(store.Options{})
-	t.Cleanup(func() { st.Close() })
+	st := localStore(t, ro)
 	logs := &logtest.Buffer{}
 	m := mountTree(t, New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)}))
 	raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")

@@ -7,22 +7,47 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// LocalBackend is a Backend over the local filesystem (file:// locations),
-// such as a capsule's /data folder of attached assets.
-type LocalBackend struct{}
+// LocalBackend is a Backend over one local folder and what lies beneath
+// it (file:// locations), such as a capsule's /data folder of attached
+// assets. It never reads outside that folder: a symbolic link whose target
+// leaves it (an absolute link, or one that climbs out with "..") is listed
+// as a link (ObjectInfo.Link) and never followed, so that whoever follows
+// it does so in their own rights, not aindfs's. Links that stay inside
+// are followed.
+type LocalBackend struct {
+	dir  string   // the folder, absolute and clean
+	root *os.Root // opened on dir: every path is resolved beneath it
+}
 
-// NewLocal returns the local-filesystem backend.
-func NewLocal() *LocalBackend { return &LocalBackend{} }
+// NewLocal returns the backend of the local folder dir (an absolute path).
+func NewLocal(dir string) (*LocalBackend, error) {
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("local folder %q: path must be absolute", dir)
+	}
+	dir = filepath.Clean(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local folder %s: %w", dir, err)
+	}
+	return &LocalBackend{dir: dir, root: root}, nil
+}
 
-// localPath checks that u names an absolute path with no "." or ".."
-// element and no NUL byte, so that a name from a listing can never climb
-// out of the folder it was found in.
-func localPath(u URI) (string, error) {
+// Close releases the folder.
+func (b *LocalBackend) Close() error { return b.root.Close() }
+
+// localPath checks that u names an absolute path in b's folder with no "."
+// or ".." element and no NUL byte, so that a name from a listing can never
+// climb out of the folder it was found in, and returns it relative to b's
+// folder ("." for the folder itself).
+func (b *LocalBackend) localPath(u URI) (string, error) {
 	if u.Scheme != "file" {
 		return "", fmt.Errorf("%q is not a file:// location", u.String())
 	}
@@ -37,7 +62,17 @@ func localPath(u URI) (string, error) {
 			return "", fmt.Errorf("location %q: refused path with %q", u.Key, el)
 		}
 	}
-	return u.Key, nil
+	if u.Key == b.dir {
+		return ".", nil
+	}
+	prefix := b.dir + "/"
+	if b.dir == "/" {
+		prefix = "/"
+	}
+	if rel, ok := strings.CutPrefix(u.Key, prefix); ok {
+		return rel, nil
+	}
+	return "", fmt.Errorf("location %q: outside the local folder %s", u.Key, b.dir)
 }
 
 // localETag names a version of a local file by its size and modification time.
@@ -45,11 +80,25 @@ func localETag(fi fs.FileInfo) string {
 	return fmt.Sprintf("%x-%x", fi.Size(), fi.ModTime().UnixNano())
 }
 
+// localInfo describes a file or folder: its owner and permission bits
+// less write go with it, so that the mount lets nobody read what they could
+// not read directly.
 func localInfo(name string, fi fs.FileInfo) ObjectInfo {
+	info := ObjectInfo{Name: name, ModTime: fi.ModTime(), Access: localAccess(fi)}
 	if fi.IsDir() {
-		return ObjectInfo{Name: name, Dir: true, ModTime: fi.ModTime()}
+		info.Dir = true
+	} else {
+		info.Size, info.ETag = fi.Size(), localETag(fi)
 	}
-	return ObjectInfo{Name: name, Size: fi.Size(), ModTime: fi.ModTime(), ETag: localETag(fi)}
+	return info
+}
+
+func localAccess(fi fs.FileInfo) *Access {
+	a := &Access{Perm: fi.Mode().Perm() &^ 0o222}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		a.UID, a.GID = st.Uid, st.Gid
+	}
+	return a
 }
 
 func localError(op string, u URI, err error) error {
@@ -59,14 +108,20 @@ func localError(op string, u URI, err error) error {
 	return fmt.Errorf("%s %s: %w", op, u, err)
 }
 
-// List implements Backend. Symbolic links are followed; broken links and
-// special files (sockets, devices) are left out.
-func (LocalBackend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
-	p, err := localPath(dir)
+// List implements Backend. Links are followed when their target is in the
+// folder, and listed as links when it is outside; broken links and special
+// files (sockets, devices) are left out.
+func (b *LocalBackend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
+	rel, err := b.localPath(dir)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(p)
+	f, err := b.root.Open(rel)
+	if err != nil {
+		return nil, localError("list", dir, err)
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
 	if err != nil {
 		return nil, localError("list", dir, err)
 	}
@@ -77,25 +132,54 @@ func (LocalBackend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 			continue // removed since ReadDir
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			if fi, err = os.Stat(filepath.Join(p, e.Name())); err != nil {
-				continue
+			info, ok := b.follow(dir, path.Join(rel, e.Name()), fi)
+			if ok {
+				out = append(out, info)
 			}
+			continue
 		}
 		if !fi.IsDir() && !fi.Mode().IsRegular() {
 			continue
 		}
 		out = append(out, localInfo(e.Name(), fi))
 	}
+	slices.SortFunc(out, ByName)
 	return out, nil
 }
 
+// follow describes the link at rel (in folder dir): what it points to when
+// that is in the folder, else the link itself. ok is false for a broken
+// link or one to a special file.
+func (b *LocalBackend) follow(dir URI, rel string, link fs.FileInfo) (info ObjectInfo, ok bool) {
+	fi, err := b.root.Stat(rel)
+	if err == nil {
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return ObjectInfo{}, false
+		}
+		return localInfo(link.Name(), fi), true
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return ObjectInfo{}, false
+	}
+	target, err := b.root.Readlink(rel)
+	if err != nil {
+		return ObjectInfo{}, false
+	}
+	if !filepath.IsAbs(target) {
+		// A relative target means nothing at the link's place in the mount:
+		// name what it points to from the root instead.
+		target = filepath.Join(dir.Key, target)
+	}
+	return ObjectInfo{Name: link.Name(), Size: int64(len(target)), ModTime: link.ModTime(), Link: target}, true
+}
+
 // Exists implements Backend: the folder exists and holds at least one entry.
-func (LocalBackend) Exists(ctx context.Context, dir URI) (bool, error) {
-	p, err := localPath(dir)
+func (b *LocalBackend) Exists(ctx context.Context, dir URI) (bool, error) {
+	rel, err := b.localPath(dir)
 	if err != nil {
 		return false, err
 	}
-	f, err := os.Open(p)
+	f, err := b.root.Open(rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -113,22 +197,30 @@ func (LocalBackend) Exists(ctx context.Context, dir URI) (bool, error) {
 	return len(names) > 0, nil
 }
 
-// Stat implements Backend.
-func (LocalBackend) Stat(ctx context.Context, obj URI) (ObjectInfo, error) {
-	p, err := localPath(obj)
+// Stat implements Backend. A link that leaves the folder is described as
+// a link.
+func (b *LocalBackend) Stat(ctx context.Context, obj URI) (ObjectInfo, error) {
+	rel, err := b.localPath(obj)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	fi, err := os.Stat(p)
+	fi, err := b.root.Lstat(rel)
 	if err != nil {
 		return ObjectInfo{}, localError("stat", obj, err)
 	}
-	return localInfo(filepath.Base(p), fi), nil
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		dir := URI{Scheme: "file", Key: path.Dir(obj.Key)}
+		if info, ok := b.follow(dir, rel, fi); ok {
+			return info, nil
+		}
+		return ObjectInfo{}, fmt.Errorf("stat %s: %w (a broken link)", obj, ErrNotExist)
+	}
+	return localInfo(path.Base(obj.Key), fi), nil
 }
 
 // ReadRange implements Backend. The file's size and modification time are
 // checked against etag when it is opened.
-func (b LocalBackend) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
+func (b *LocalBackend) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
 	if off < 0 || length < 0 {
 		return nil, fmt.Errorf("read %s: invalid range %d+%d", obj, off, length)
 	}
@@ -174,12 +266,13 @@ type localFile struct {
 
 // openFile opens obj once for a Reader, checking that it is the version
 // etag names (any version when etag is empty).
-func (LocalBackend) openFile(obj URI, etag string) (*localFile, error) {
-	p, err := localPath(obj)
+func (b *LocalBackend) openFile(obj URI, etag string) (*localFile, error) {
+	rel, err := b.localPath(obj)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// Non-blocking, so that a FIFO put in place of a file cannot hang the open.
+	f, err := b.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, localError("read", obj, err)
 	}
@@ -191,6 +284,10 @@ func (LocalBackend) openFile(obj URI, etag string) (*localFile, error) {
 	if fi.IsDir() {
 		f.Close()
 		return nil, fmt.Errorf("read %s: is a folder", obj)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("read %s: not a regular file (%s)", obj, fi.Mode().Type())
 	}
 	if etag != "" && localETag(fi) != etag {
 		f.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,9 +36,21 @@ func localTree(t *testing.T) string {
 	return dir
 }
 
+// newLocal returns the backend of folder dir, closed when the test ends.
+func newLocal(t testing.TB, dir string) *store.LocalBackend {
+	t.Helper()
+	l, err := store.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 func TestLocalList(t *testing.T) {
 	dir := localTree(t)
-	got, err := store.NewLocal().List(context.Background(), store.Local(dir))
+	l := newLocal(t, dir)
+	got, err := l.List(context.Background(), store.Local(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +73,7 @@ func TestLocalList(t *testing.T) {
 		}
 	}
 
-	_, err = store.NewLocal().List(context.Background(), store.Local(filepath.Join(dir, "nope")))
+	_, err = l.List(context.Background(), store.Local(filepath.Join(dir, "nope")))
 	if !errors.Is(err, store.ErrNotExist) || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("List of a missing folder: %v, want ErrNotExist naming it", err)
 	}
@@ -72,7 +85,7 @@ func TestLocalExistsAndStat(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	l := store.NewLocal()
+	l := newLocal(t, dir)
 	for _, tt := range []struct {
 		rel  string
 		want bool
@@ -93,7 +106,7 @@ func TestLocalExistsAndStat(t *testing.T) {
 
 func TestLocalRefusesEscapes(t *testing.T) {
 	dir := localTree(t)
-	l := store.NewLocal()
+	l := newLocal(t, dir)
 	ctx := context.Background()
 	for _, u := range []store.URI{
 		store.Local(dir).Join("../" + filepath.Base(dir) + "/a.dat"),
@@ -122,7 +135,7 @@ func TestLocalReader(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := store.New(store.Options{})
+	s := store.New(store.Options{Local: newLocal(t, dir)})
 	defer s.Close()
 	ctx := context.Background()
 	obj := store.Local(path)
@@ -169,7 +182,7 @@ func TestLocalReaderOpensOnce(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := store.New(store.Options{})
+	s := store.New(store.Options{Local: newLocal(t, dir)})
 	defer s.Close()
 	ctx := context.Background()
 	info, err := s.Stat(ctx, store.Local(path))
@@ -197,5 +210,144 @@ func TestLocalReaderOpensOnce(t *testing.T) {
 	r.Close()
 	if _, err := r.ReadAt(ctx, buf, 0); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("read after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestLocalConfinement checks that nothing outside the local folder is
+// read: links that leave it, absolute or climbing out with "..", are listed
+// as links to the absolute path they name and never followed; locations
+// outside it are refused. Links inside it are followed, and files and
+// folders keep their own permission bits less write.
+func TestLocalConfinement(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	data := filepath.Join(base, "data")
+	asset := filepath.Join(data, "asset")
+	for _, d := range []string{outside, asset, filepath.Join(asset, "sub")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret := []byte("outside the data folder")
+	files := map[string][]byte{
+		filepath.Join(outside, "secret"):  secret,
+		filepath.Join(asset, "mine.dat"):  []byte("in the asset"),
+		filepath.Join(asset, "private"):   []byte("owner only"),
+		filepath.Join(asset, "sub", "in"): []byte("in a sub-folder"),
+	}
+	for p, b := range files {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(asset, "private"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(asset, "sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		filepath.Join(asset, "abs"):    filepath.Join(outside, "secret"),
+		filepath.Join(asset, "rel"):    "../../outside/secret",
+		filepath.Join(asset, "absdir"): outside,
+		filepath.Join(asset, "inside"): "sub/in",
+		filepath.Join(asset, "up"):     "../asset/mine.dat",
+		filepath.Join(data, "linked"):  outside,
+	}
+	for p, target := range links {
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	l := newLocal(t, data)
+	st := store.New(store.Options{Local: l})
+	defer st.Close()
+
+	list, err := l.List(ctx, store.Local(asset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.ObjectInfo{}
+	for _, e := range list {
+		got[e.Name] = e
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	for _, tt := range []struct {
+		name string
+		link string        // the link shown, when not followed
+		size int64         // of what is followed
+		perm iofs.FileMode // of what is followed
+	}{
+		{name: "abs", link: filepath.Join(outside, "secret")},
+		{name: "rel", link: filepath.Join(outside, "secret")},
+		{name: "absdir", link: outside},
+		{name: "inside", size: 15, perm: 0o444},
+		{name: "up", size: 12, perm: 0o444},
+		{name: "mine.dat", size: 12, perm: 0o444},
+		{name: "private", size: 10, perm: 0o400},
+		{name: "sub", perm: 0o550},
+	} {
+		e, ok := got[tt.name]
+		switch {
+		case !ok:
+			t.Errorf("%s: not listed", tt.name)
+		case e.Link != tt.link:
+			t.Errorf("%s: link %q, want %q", tt.name, e.Link, tt.link)
+		case tt.link != "" && (e.Dir || e.Access != nil || e.ETag != ""):
+			t.Errorf("%s: a link out of the folder is described by its target: %+v", tt.name, e)
+		case tt.link == "" && (e.Access == nil || e.Access.Perm != tt.perm || e.Access.UID != uid || e.Access.GID != gid):
+			t.Errorf("%s: access %+v, want %v owned by %d:%d", tt.name, e.Access, tt.perm, uid, gid)
+		case tt.link == "" && !e.Dir && e.Size != tt.size:
+			t.Errorf("%s: %d bytes, want %d", tt.name, e.Size, tt.size)
+		}
+	}
+
+	// The asset folder that is a link out of the data folder is a link too.
+	top, err := l.List(ctx, store.Local(data))
+	if err != nil || len(top) != 2 || top[1].Name != "linked" || top[1].Link != outside || top[1].Dir {
+		t.Errorf("data folder listing: %+v, %v; want asset and linked -> %s", top, err, outside)
+	}
+
+	// Nothing reads the secret through a link, a linked folder or its own path.
+	for _, u := range []store.URI{
+		store.Local(asset).Join("abs"),
+		store.Local(asset).Join("rel"),
+		store.Local(asset).Join("absdir/secret"),
+		store.Local(data).Join("linked/secret"),
+		store.Local(filepath.Join(outside, "secret")),
+	} {
+		if info, err := l.Stat(ctx, u); err == nil && info.Link == "" {
+			t.Errorf("Stat(%s) followed the link: %+v", u, info)
+		}
+		r := st.Open(u, store.ObjectInfo{})
+		buf := make([]byte, 100)
+		n, err := r.ReadAt(ctx, buf, 0)
+		if err == nil || bytes.Contains(buf[:n], secret) {
+			t.Errorf("read of %s: %q, %v; want an error", u, buf[:n], err)
+		}
+		if f, ok, err := r.LocalFile(ctx); ok && err == nil {
+			t.Errorf("LocalFile of %s opened %s", u, f.Name())
+		}
+		r.Close()
+		if rc, err := l.ReadRange(ctx, u, "", 0, 5); err == nil {
+			rc.Close()
+			t.Errorf("ReadRange(%s) succeeded", u)
+		}
+	}
+	for _, u := range []store.URI{store.Local(asset).Join("absdir"), store.Local(data).Join("linked"), store.Local(outside)} {
+		if list, err := l.List(ctx, u); err == nil {
+			t.Errorf("List(%s) = %+v, want an error", u, list)
+		}
+		if ok, err := l.Exists(ctx, u); ok || err == nil {
+			t.Errorf("Exists(%s) = %v, %v; want an error", u, ok, err)
+		}
+	}
+	// Links that stay inside are read.
+	r := st.Open(store.Local(asset).Join("inside"), store.ObjectInfo{})
+	defer r.Close()
+	buf := make([]byte, 15)
+	if n, err := r.ReadAt(ctx, buf, 0); string(buf[:n]) != "in a sub-folder" {
+		t.Errorf("read through a link inside the folder: %q, %v", buf[:n], err)
 	}
 }

@@ -121,7 +121,7 @@ func TestStoreListPages(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(store.Options{S3: srv.Backend(t)})
+	st := store.New(store.Options{S3: srv.Backend(t), Local: newLocal(t, dir)})
 	defer st.Close()
 	ctx := context.Background()
 	for _, tt := range []struct {

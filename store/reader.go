@@ -39,7 +39,7 @@ var ErrClosed = errors.New("store: closed")
 // Options configures New.
 type Options struct {
 	S3    Backend // for s3:// locations; nil: they fail
-	Local Backend // for file:// locations; default NewLocal()
+	Local Backend // for file:// locations (a LocalBackend); nil: they fail
 	// CacheBytes bounds the block cache; default 1 GiB.
 	CacheBytes int64
 	// BlockSize is the unit of caching and of the smallest GET; default 128 KiB.
@@ -92,9 +92,6 @@ type Store struct {
 
 // New returns a Store; zero options take their defaults.
 func New(opts Options) *Store {
-	if opts.Local == nil {
-		opts.Local = NewLocal()
-	}
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = DefaultCacheBytes
 	}
@@ -159,6 +156,9 @@ func (s *Store) backend(u URI) (Backend, error) {
 		}
 		return s.opts.S3, nil
 	case "file":
+		if s.opts.Local == nil {
+			return nil, fmt.Errorf("%s: no local folder configured", u)
+		}
 		return s.opts.Local, nil
 	}
 	return nil, fmt.Errorf("%q: not an s3:// or file:// location", u.String())

@@ -616,12 +616,13 @@ func TestLend(t *testing.T) {
 }
 
 func TestLendLocal(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "data.bin")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.bin")
 	data := randomBytes(50_000, 5)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := store.New(store.Options{})
+	s := store.New(store.Options{Local: newLocal(t, dir)})
 	defer s.Close()
 	info, err := s.Stat(context.Background(), store.Local(path))
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"path"
 	"strings"
@@ -134,6 +135,19 @@ type ObjectInfo struct {
 	Size    int64     // bytes; 0 for folders
 	ModTime time.Time // last modified; zero for S3 common prefixes
 	ETag    string    // version tag of the bytes; for local files size+mtime
+	// Link is set for a local symbolic link that is not followed because
+	// its target leaves the local folder: the absolute path it points to.
+	Link string
+	// Access is who may read a local file or folder; nil for S3 objects,
+	// which anyone who reaches them may read.
+	Access *Access
+}
+
+// Access is the owner and permission bits of a local file or folder, less
+// the write bits (everything is read-only).
+type Access struct {
+	Perm     fs.FileMode
+	UID, GID uint32
 }
 
 // Backend is one kind of object storage. Implementations are safe for

@@ -45,6 +45,7 @@ type sources struct {
 	store    *store.Store
 	resolver *resolve.Resolver
 	dataDir  string
+	local    *store.LocalBackend // nil without a data folder
 }
 
 // openSources builds the pieces. Without a Code Ocean token the resolver
@@ -67,7 +68,15 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 		f.dataDir = abs
 	}
 	src := &sources{dataDir: f.dataDir}
-	opts := store.Options{Local: store.NewLocal(), CacheBytes: cacheBytes, Logger: g.log}
+	opts := store.Options{CacheBytes: cacheBytes, Logger: g.log}
+	if f.dataDir != "" {
+		// Nothing outside the data folder is read: links that leave it are
+		// shown as links, for the kernel to follow in the reader's own rights.
+		if src.local, err = store.NewLocal(f.dataDir); err != nil {
+			return nil, usageError{fmt.Errorf("--data %s: %w", f.dataDir, err)}
+		}
+		opts.Local = src.local
+	}
 	buckets := bucketsFromEnv()
 	if f.offline {
 		buckets = []string{}
@@ -103,6 +112,9 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 func (s *sources) Close() {
 	s.resolver.Close()
 	s.store.Close()
+	if s.local != nil {
+		s.local.Close()
+	}
 }
 
 func (s *sources) describeCatalog() string {
