@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -27,17 +26,20 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(commandLine(os.Args), os.Stdout, os.Stderr))
 }
 
 // run executes the command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd(stdout, stderr)
+	g := &globals{stdout: stdout, stderr: stderr, args: args, ready: takeReadyPipe()}
+	defer g.closeLog()
+	root := newRootCmd(g)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
 		return 0
 	}
+	g.notReady(err)
 	fmt.Fprintf(stderr, "aindfs: %v\n", err)
 	if errors.As(err, new(usageError)) {
 		return exitUsage
@@ -85,14 +87,15 @@ func checkUsage(cmd *cobra.Command) {
 // globals holds what every subcommand shares: flags of the root command and
 // the logger built from them.
 type globals struct {
-	logLevel string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
+	logFlags
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	args   []string // the command line, for mount --background to run again
+	ready  *os.File // in a background mount: the pipe to the parent
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr}
+func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "aindfs",
 		Short: "Recording sessions as a read-only filesystem",
@@ -115,19 +118,17 @@ folder or a parent, then the home folder; variables already set win):
 		// Runnable, so that a word that is not a command reaches rootArgs.
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			log, err := newLogger(g.logLevel, g.stderr)
-			if err != nil {
+			if err := g.openLog(); err != nil {
 				return usageError{err}
 			}
-			g.log = log
 			// Settings may live in .env files; the environment wins.
 			g.loadSettings()
 			return nil
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", strings.ToLower(defaultLogLevel.String()), "log verbosity: debug, info, warn or error")
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	g.logFlags.register(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.SetVersionTemplate("aindfs {{.Version}}\n")
 	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
@@ -138,17 +139,4 @@ folder or a parent, then the home folder; variables already set win):
 	checkUsage(root)
 	root.SetUsageTemplate(root.UsageTemplate() + exitStatusHelp)
 	return root
-}
-
-// defaultLogLevel shows warnings and errors: a mount that works says
-// nothing but its ready line.
-const defaultLogLevel = slog.LevelWarn
-
-// newLogger builds the text logger written to stderr at the given level.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

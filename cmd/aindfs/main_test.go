@@ -110,7 +110,7 @@ func TestFlagDefaultsFollowPackages(t *testing.T) {
 		{"mount", "cache-size", store.DefaultCacheBytes},
 		{"ls", "cache-size", store.DefaultCacheBytes},
 	}
-	root := newRootCmd(io.Discard, io.Discard)
+	root := newRootCmd(&globals{stdout: io.Discard, stderr: io.Discard})
 	for _, tt := range tests {
 		c, _, err := root.Find([]string{tt.cmd})
 		if err != nil {

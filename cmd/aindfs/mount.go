@@ -11,17 +11,19 @@ import (
 	"syscall"
 
 	"github.com/aind/aindfs/fs"
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 )
 
 func newMountCmd(g *globals) *cobra.Command {
 	var (
-		src        sourceFlags
-		allowOther bool
-		readAhead  string
-		directIO   string
-		background int
-		debugFUSE  bool
+		src           sourceFlags
+		allowOther    bool
+		readAhead     string
+		directIO      string
+		maxBackground int
+		debugFUSE     bool
+		background    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "mount [flags] MOUNTPOINT",
@@ -38,10 +40,17 @@ Assets in --data are served from local disk; with a Code Ocean token and S3
 access the others are found in the catalog and streamed from S3 through the
 block cache (--cache-size). As root the kernel is asked directly; otherwise
 fusermount3 (package fuse3) is needed. A stale mount left at MOUNTPOINT by a
-process that died is cleared first.`,
+process that died is cleared first.
+
+Once the mount serves, "aindfs: serving MOUNTPOINT" is printed on stderr (and
+READY sent to systemd when it started aindfs, STOPPING when it unmounts).
+With --background the command returns at that moment, leaving the mount in
+its own process; it fails instead, with the reason, if the mount could not
+be made. SIGUSR2 steps the log level: debug, info, warn, error, debug, ...`,
 		Example: `  aindfs mount ~/sessions
   aindfs mount --data /data --cache-size 4GiB /root/capsule/sessions
-  aindfs mount --data testdata/data --offline ./mnt`,
+  aindfs mount --data testdata/data --offline ./mnt
+  aindfs mount --background --log-file /var/log/aindfs.log /mnt/sessions`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ra, err := parseSize(readAhead)
@@ -54,13 +63,16 @@ process that died is cleared first.`,
 					return usageError{fmt.Errorf("--direct-io %q: want a size such as 16MiB, or off", directIO)}
 				}
 			}
-			if background < 1 {
-				return usageError{fmt.Errorf("--max-background %d: want at least 1", background)}
+			if maxBackground < 1 {
+				return usageError{fmt.Errorf("--max-background %d: want at least 1", maxBackground)}
 			}
 			// Signals are caught before anything is mounted, so that an
 			// early Ctrl-C still unmounts.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if background && g.ready == nil {
+				return g.mountInBackground(ctx)
+			}
 			if fi, err := os.Stat(args[0]); err == nil && !fi.IsDir() {
 				return usageError{fmt.Errorf("mount point %s is not a folder", args[0])}
 			} else if errors.Is(err, os.ErrNotExist) {
@@ -74,13 +86,15 @@ process that died is cleared first.`,
 			limitGoHeap(g)
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
 			m, err := tree.Mount(args[0], fs.MountOptions{
-				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: background, DirectIO: direct, Debug: debugFUSE,
+				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: maxBackground, DirectIO: direct, Debug: debugFUSE,
 			})
 			if err != nil {
 				return err
 			}
 			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
 				"s3", !src.offline, "cache", src.cacheSize, "direct_io", directIO, "allow_other", allowOther)
+			g.stepLogLevelOnSignal(ctx)
+			g.serving(m.Dir)
 			return serveUntilDone(ctx, stop, g.log, m.Dir, m)
 		},
 	}
@@ -88,7 +102,8 @@ process that died is cleared first.`,
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	cmd.Flags().StringVar(&readAhead, "read-ahead", formatSize(fs.DefaultReadAhead), "how far the kernel reads ahead of a sequential reader")
 	cmd.Flags().StringVar(&directIO, "direct-io", formatSize(fs.DefaultDirectIO), "files of at least this size bypass the kernel's page cache and are served from the block cache alone: faster cold reads in large pieces, slower reads a few KiB at a time; off: none do")
-	cmd.Flags().IntVar(&background, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
+	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file")
+	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd
 }
@@ -129,6 +144,9 @@ func serveUntilDone(ctx context.Context, stopSignals context.CancelFunc, log *sl
 		log.Info("unmounting; a second signal ends the process at once", "dir", dir, "why", context.Cause(ctx))
 	case <-served:
 		log.Info("unmounted from outside", "dir", dir)
+	}
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyStopping); err != nil {
+		log.Warn("could not tell systemd the mount is stopping", "err", err)
 	}
 	return m.Unmount()
 }

@@ -26,22 +26,9 @@ func TestMountServesUntilSIGTERM(t *testing.T) {
 		exited <- run([]string{"--log-level", "info", "mount", "--offline", "--data", data, dir}, &out, &errOut)
 	}()
 
-	// Wait for the mount to serve.
+	// Once the ready line is out, the mount serves.
+	waitServing(t, &errOut, exited, dir)
 	sessions := filepath.Join(dir, "sessions")
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if _, err := os.Stat(filepath.Join(sessions, sampleID)); err == nil {
-			break
-		}
-		select {
-		case code := <-exited:
-			t.Fatalf("mount exited %d before serving: %s", code, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing mounted at %s: %s", dir, errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	got, err := os.ReadFile(filepath.Join(sessions, sampleID, "sorted", "output"))
 	want, _ := os.ReadFile(filepath.Join(data, sampleSorted, "output"))
 	if err != nil || !bytes.Equal(got, want) {
@@ -78,6 +65,25 @@ func TestMountServesUntilSIGTERM(t *testing.T) {
 		if !strings.Contains(logs, s) {
 			t.Errorf("the log does not say %q:\n%s", s, logs)
 		}
+	}
+}
+
+// waitServing waits for the ready line of a mount at dir on stderr, failing
+// the test if the command exits first or says nothing for 20 s.
+func waitServing(t *testing.T, stderr *logtest.Buffer, exited <-chan int, dir string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr.String(), "aindfs: serving "+dir+"\n"); {
+		select {
+		case code := <-exited:
+			t.Fatalf("mount exited %d before serving: %s", code, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready line after 20 s: %s", stderr.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sessions", sampleID)); err != nil {
+		t.Fatalf("ready line printed, but the mount does not serve: %v", err)
 	}
 }
 

@@ -24,6 +24,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperSignalsVar) != "" {
 		os.Exit(helperSignals())
 	}
+	// The process a test's mount --background starts runs this binary
+	// again with the command line of aindfs.
+	if os.Getenv(readyFDVar) != "" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(m.Run())
 }
 
