@@ -17,10 +17,9 @@ type listing struct {
 	ctx context.Context // of the caller that started it
 
 	mu      sync.Mutex
-	changed chan struct{}      // closed when entries are added or the listing ends
-	nodes   []Node             // in order of arrival, one per name
-	byName  map[string]int     // index in nodes
-	held    []store.ObjectInfo // objects not shown yet: a folder of their name may still come
+	changed chan struct{}  // closed when entries are added or the listing ends
+	nodes   []Node         // in order of arrival, one per name
+	byName  map[string]int // index in nodes
 	done    bool
 	err     error
 	sorted  []Node // nodes by name, made once done and asked for
@@ -29,51 +28,16 @@ type listing struct {
 	seed uint64
 }
 
-// add takes in one page of the listing. Pages come in key order (see
-// store.PageLister), so an object "a" whose folder "a/" would sort after
-// this page's last key is held back until the next page has had its
-// chance to bring that folder: the folder wins, and no name is shown twice.
+// add takes in one page of the listing. Pages come with each name once
+// (see store.PageLister); a name already shown is not shown again.
 func (l *listing) add(page []store.ObjectInfo) {
-	last := "" // the page's greatest key: later pages hold only greater ones
-	for _, o := range page {
-		k := o.Name
-		if o.Dir {
-			k += "/"
-		}
-		last = max(last, k)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// Folders first, so that an object of the same name in this page is
-	// known to lose, wherever it stands in the page.
 	for _, o := range page {
-		if !o.Dir || !l.usable(o) {
-			continue
-		}
-		if _, ok := l.byName[o.Name]; ok {
-			continue // listed again (some servers repeat a prefix on the next page)
-		}
-		l.held = slices.DeleteFunc(l.held, func(h store.ObjectInfo) bool { return h.Name == o.Name })
-		l.show(o)
-	}
-	for _, o := range page {
-		if o.Dir || !l.usable(o) {
-			continue
-		}
-		if _, ok := l.byName[o.Name]; ok {
-			continue
-		}
-		l.held = append(l.held, o)
-	}
-	kept := l.held[:0]
-	for _, o := range l.held {
-		if o.Name+"/" > last {
-			kept = append(kept, o)
-		} else {
+		if l.usable(o) {
 			l.show(o)
 		}
 	}
-	l.held = kept
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
@@ -106,12 +70,6 @@ func (l *listing) failed() bool {
 func (l *listing) finish(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err == nil {
-		for _, o := range l.held {
-			l.show(o)
-		}
-	}
-	l.held = nil
 	l.done, l.err = true, err
 	close(l.changed)
 }

@@ -233,8 +233,7 @@ func (b *S3Backend) check(u URI) error {
 }
 
 // List implements Backend with ListObjectsV2 and delimiter "/", over all
-// pages (see ListPages), sorted by name; a folder comes before an object
-// of the same name.
+// pages (see ListPages), sorted by name.
 func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 	var out []ObjectInfo
 	err := b.ListPages(ctx, dir, func(page []ObjectInfo) error {
@@ -251,9 +250,10 @@ func (b *S3Backend) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
 var _ PageLister = (*S3Backend)(nil)
 
 // ListPages implements PageLister with ListObjectsV2 and delimiter "/":
-// page is called with each answer's entries as soon as it arrives, and the
-// next is asked for once page returns. The folder's own empty object (a
-// marker, as S3 consoles make) is not an entry, but makes the folder exist.
+// page is called with each answer's entries as soon as it arrives (but
+// for those held back by folderWins), and the next is asked for once page
+// returns. The folder's own empty object (a marker, as S3 consoles make)
+// is not an entry, but makes the folder exist.
 func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error {
 	if err := b.check(dir); err != nil {
 		return err
@@ -265,6 +265,7 @@ func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectIn
 		Delimiter: aws.String("/"),
 	}
 	found := false // any entry, or the marker
+	var names folderWins
 	pages := s3.NewListObjectsV2Paginator(b.client, in)
 	for pages.HasMorePages() {
 		pctx, cancel := context.WithTimeout(ctx, b.opts.RetryTimeout)
@@ -275,11 +276,10 @@ func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectIn
 		}
 		entries, marker := pageEntries(out, prefix)
 		found = found || marker || len(entries) > 0
-		if len(entries) == 0 {
-			continue
-		}
-		if err := page(entries); err != nil {
-			return err
+		if ready := names.add(entries, !pages.HasMorePages()); len(ready) > 0 {
+			if err := page(ready); err != nil {
+				return err
+			}
 		}
 	}
 	if !found {

@@ -172,11 +172,11 @@ type PageLister interface {
 	// ListPages calls page with each page of the immediate children of
 	// folder dir. Pages come in the order S3 lists keys: all of a page's
 	// entries come after the previous page's, a folder's key being its
-	// name followed by "/". So a folder "a" sorts after an object "a.b",
-	// and an object "a" and a folder "a" (S3 allows both) may fall in
-	// different pages. A page is never empty. A folder that does not exist
-	// gives ErrNotExist; an error from page ends the listing and is
-	// returned as it is.
+	// name followed by "/" (so a folder "a" sorts after an object "a.b").
+	// Each name comes once: where an object and a folder share a name (S3
+	// allows both), only the folder is listed. A page is never empty. A
+	// folder that does not exist gives ErrNotExist; an error from page ends
+	// the listing and is returned as it is.
 	ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error
 }
 
