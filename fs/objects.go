@@ -181,6 +181,20 @@ func (f *objectFile) Attr() Attr {
 	return Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime, Ino: f.ino, Valid: ValidImmutable}
 }
 
+// Object is a File whose bytes are one object of storage (S3 or a local
+// file), so that programs that read S3 themselves can be told where it is.
+type Object interface {
+	File
+	// Object returns the object's location and the version the tree serves.
+	Object() (store.URI, store.ObjectInfo)
+}
+
+var _ Object = (*objectFile)(nil)
+
+func (f *objectFile) Object() (store.URI, store.ObjectInfo) {
+	return f.dir.loc.Join(f.info.Name), f.info
+}
+
 func (f *objectFile) Open(ctx context.Context) (Reader, error) {
 	return f.dir.t.objects.Open(f.dir.loc.Join(f.info.Name), f.info), nil
 }
