@@ -8,7 +8,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/store"
 )
 
@@ -26,9 +28,14 @@ type Info struct {
 // data and no asset at all is ErrNotFound, with what was searched.
 func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
 	info := Info{Identity: s.Identity(), Modalities: []string{}, DataAssets: []Ref{}}
-	assets, err := r.Assets(ctx, s)
-	if err != nil {
-		return info, err
+	assets, assetsErr := r.Assets(ctx, s)
+	if assetsErr != nil {
+		// With Code Ocean failing, the DocDB record still tells the raw
+		// asset and folder; without one there is nothing to describe.
+		if _, ok := r.sessionRecord(ctx, s); !ok {
+			return info, assetsErr
+		}
+		r.log.Warn("assets of session unknown; describing it from its docdb record", "session", s.ID(), "err", assetsErr)
 	}
 	for _, a := range assets {
 		info.DataAssets = append(info.DataAssets, a.Ref())
@@ -39,11 +46,14 @@ func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
 	case rawErr == nil:
 		ref := raw.Ref()
 		info.RawDataAsset = &ref
+		if assetsErr != nil {
+			info.DataAssets = append(info.DataAssets, ref)
+		}
 	case errors.As(rawErr, &noRaw):
 		if noRaw.RawDataDir.IsZero() && len(assets) == 0 {
 			return info, fmt.Errorf("session %s: %w", s, rawErr)
 		}
-	default:
+	case assetsErr == nil:
 		return info, rawErr
 	}
 	if dir, err := r.RawDataDir(ctx, s); err == nil {
@@ -57,7 +67,7 @@ func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
 		return info, err
 	}
 	sorted, ok, err := r.SortedAsset(ctx, s)
-	if err != nil {
+	if err != nil && assetsErr == nil {
 		return info, err
 	}
 	if ok {
@@ -137,18 +147,36 @@ func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session
 			set[s] = true
 		}
 	}
+	// Code Ocean and DocDB are asked at once; either may be down, and the
+	// other still answers (the log says which failed).
+	var (
+		results      [][]codeocean.DataAsset
+		recorded     []Session
+		coErr, dbErr error
+		wg           sync.WaitGroup
+	)
 	if r.catalog != nil {
-		results, err := r.searchAll(ctx, []string{"subject id:" + subj.ID(), subj.ID()})
-		if err != nil {
-			return nil, fmt.Errorf("sessions of subject %s: %w", subj, err)
-		}
-		for _, res := range results {
-			for _, d := range res {
-				if s, err := ParseSession(d.Name); err == nil && s.Subject() == subj {
-					set[s] = true
-				}
+		wg.Go(func() { results, coErr = r.searchAll(ctx, []string{"subject id:" + subj.ID(), subj.ID()}) })
+	}
+	wg.Go(func() { recorded, dbErr = r.recordSessions(ctx, subj) })
+	wg.Wait()
+	switch {
+	case coErr != nil && (dbErr != nil || r.records == nil):
+		return nil, fmt.Errorf("sessions of subject %s: %w", subj, errors.Join(coErr, dbErr))
+	case coErr != nil:
+		r.log.Warn("code ocean failed; sessions of subject from docdb alone", "subject", subj.ID(), "err", coErr)
+	case dbErr != nil:
+		r.log.Warn("docdb failed; sessions of subject from the other sources", "subject", subj.ID(), "err", dbErr)
+	}
+	for _, res := range results {
+		for _, d := range res {
+			if s, err := ParseSession(d.Name); err == nil && s.Subject() == subj {
+				set[s] = true
 			}
 		}
+	}
+	for _, s := range recorded {
+		set[s] = true
 	}
 	return slices.SortedFunc(maps.Keys(set), Session.Compare), nil
 }

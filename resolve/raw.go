@@ -69,7 +69,17 @@ func (r *Resolver) RawAsset(ctx context.Context, s Session) (Asset, error) {
 	return r.raws.get(ctx, s, func(ctx context.Context) (Asset, error) { return r.rawAsset(ctx, s) })
 }
 
+// The session's DocDB record decides first, as the reference library does:
+// of the Code Ocean assets it links, the newest. Without one, the Code Ocean
+// rules (isRaw) choose.
 func (r *Resolver) rawAsset(ctx context.Context, s Session) (Asset, error) {
+	rec, hasRecord := r.sessionRecord(ctx, s)
+	if hasRecord {
+		if a, ok := r.linkedRawAsset(ctx, s, rec); ok {
+			r.remember(s)
+			return a, nil
+		}
+	}
 	assets, err := r.Assets(ctx, s)
 	if err != nil {
 		return Asset{}, err
@@ -82,6 +92,10 @@ func (r *Resolver) rawAsset(ctx context.Context, s Session) (Asset, error) {
 	}
 	if len(raws) == 0 {
 		e := &NoRawAssetError{Session: s, Searched: r.searchedDescription(s), Candidates: len(assets)}
+		if loc, ok := r.recordLocation(ctx, s); ok {
+			e.RawDataDir = loc
+			return Asset{}, e
+		}
 		dir, perr := r.probe(ctx, s.ID())
 		switch {
 		case perr == nil:
@@ -111,6 +125,9 @@ func (r *Resolver) searchedDescription(s Session) string {
 	var parts []string
 	if r.dataDir != "" {
 		parts = append(parts, "data folder "+r.dataDir)
+	}
+	if r.records != nil {
+		parts = append(parts, "docdb records of subject "+s.SubjectID()+" and named "+s.ID())
 	}
 	if r.catalog != nil {
 		for _, q := range sessionQueries(s) {
@@ -207,19 +224,32 @@ func (a Asset) sourceBucket() *codeocean.SourceBucket {
 	return sb
 }
 
-// RawDataDir returns the raw asset's folder, else the raw folder found in a
-// known bucket under the session ID (S3-only use, without a catalog).
+// RawDataDir returns the raw asset's local copy when attached, else the
+// location the session's DocDB record names, else the raw asset's folder,
+// else the raw folder found in a known bucket under the session ID (S3-only
+// use, without a catalog).
 func (r *Resolver) RawDataDir(ctx context.Context, s Session) (store.URI, error) {
 	raw, err := r.RawAsset(ctx, s)
 	var noRaw *NoRawAssetError
 	switch {
 	case err == nil:
+		if raw.Local.IsZero() {
+			if loc, ok := r.recordLocation(ctx, s); ok {
+				return loc, nil
+			}
+		}
 		return r.Location(ctx, raw)
 	case errors.As(err, &noRaw) && !noRaw.RawDataDir.IsZero():
 		// Found in a bucket alone (S3-only use): a session all the same.
 		r.remember(s)
 		return noRaw.RawDataDir, nil
 	default:
+		// Code Ocean failed: the record still says where the raw data is.
+		if loc, ok := r.recordLocation(ctx, s); ok {
+			r.log.Warn("code ocean failed; raw folder from the docdb record", "session", s.ID(), "dir", loc.String(), "err", err)
+			r.remember(s)
+			return loc, nil
+		}
 		return store.URI{}, err
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aind/aindfs/codeocean"
+	"github.com/aind/aindfs/docdb"
 	"github.com/aind/aindfs/store"
 )
 
@@ -40,6 +41,9 @@ type Catalog interface {
 type Config struct {
 	// Catalog is the Code Ocean client; nil when there is no token.
 	Catalog Catalog
+	// Records is AIND's metadata database; nil when it is off. A session's
+	// record, when there is one, decides its raw asset and raw folder.
+	Records Records
 	// DataDir is a folder of asset folders named by asset name, such as a
 	// capsule's /data; empty for none.
 	DataDir string
@@ -62,6 +66,7 @@ type Config struct {
 // where their files live. It is safe for concurrent use.
 type Resolver struct {
 	catalog Catalog
+	records Records
 	dataDir string
 	objects store.Backend
 	buckets []string
@@ -81,6 +86,10 @@ type Resolver struct {
 	locations *memo[string, store.URI]
 	verdicts  *memo[string, SortedAsset]
 	listings  *memo[store.URI, []store.ObjectInfo]
+
+	subjectRecs *memo[Subject, []docdb.Record]
+	decided     *memo[Session, found]
+	fullRecords *memo[Session, found]
 
 	mu    sync.Mutex
 	known map[Session]bool
@@ -107,6 +116,7 @@ func New(cfg Config) *Resolver {
 	base, cancel := context.WithCancel(context.Background())
 	return &Resolver{
 		catalog: cfg.Catalog,
+		records: cfg.Records,
 		dataDir: cfg.DataDir,
 		objects: cfg.Objects,
 		buckets: slices.Clone(cfg.Buckets),
@@ -128,6 +138,10 @@ func New(cfg Config) *Resolver {
 		verdicts:  newMemo[string, SortedAsset](base, 0, fail, now),
 		listings:  newMemo[store.URI, []store.ObjectInfo](base, ok, fail, now),
 		known:     map[Session]bool{},
+
+		subjectRecs: newMemo[Subject, []docdb.Record](base, ok, fail, now),
+		decided:     newMemo[Session, found](base, ok, fail, now),
+		fullRecords: newMemo[Session, found](base, ok, fail, now),
 	}
 }
 
