@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -122,6 +123,47 @@ func TestAttachedOnline(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, testToken) {
 		t.Error("the token was printed")
+	}
+}
+
+func TestAttachedJSON(t *testing.T) {
+	code, out, errOut := runCLI(t, "attached", sampleData(t), "--offline", "--json")
+	if code != 0 || out != `{"session":"`+secondID+`"}`+"\n"+`{"session":"`+sampleID+`"}`+"\n" {
+		t.Errorf("offline: exit %d, %q %s", code, out, errOut)
+	}
+
+	withFakeCodeOcean(t)
+	code, out, errOut = runCLI(t, "attached", sampleData(t), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	type line struct {
+		Session     string
+		Raw, Sorted attachment
+	}
+	var got []line
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v line
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		got = append(got, v)
+	}
+	want := []line{
+		{secondID, attachment{State: "attached", Name: secondID, ID: got[0].Raw.ID}, attachment{State: "none"}},
+		{sampleID, attachment{State: "attached", Name: sampleID, ID: got[1].Raw.ID}, attachment{State: "attached", Name: sampleSorted, ID: got[1].Sorted.ID}},
+	}
+	if !slices.Equal(got, want) || got[0].Raw.ID == "" || got[1].Sorted.ID == "" {
+		t.Errorf("attached --json = %+v, want %+v", got, want)
+	}
+
+	// An empty capsule: every asset is missing, named.
+	empty := t.TempDir()
+	os.Mkdir(filepath.Join(empty, sampleSorted), 0o755)
+	code, out, errOut = runCLI(t, "attached", empty, "--json")
+	var l line
+	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || l.Raw.State != "missing" || l.Raw.Name != sampleID || l.Raw.ID == "" || l.Sorted.State != "attached" {
+		t.Errorf("exit %d, %v: %s %s", code, err, out, errOut)
 	}
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aind/aindfs/fs"
 	"github.com/spf13/cobra"
@@ -13,8 +15,9 @@ import (
 
 func newLsCmd(g *globals) *cobra.Command {
 	var (
-		src  sourceFlags
-		long bool
+		src    sourceFlags
+		long   bool
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "ls [-l] PATH...",
@@ -34,6 +37,12 @@ is listed as that folder; with -l, as the link, unless PATH ends in /.`,
 			}
 			defer done()
 			for i, p := range args {
+				if asJSON {
+					if err := listJSON(cmd.Context(), g.stdout, tree, p, long); err != nil {
+						return err
+					}
+					continue
+				}
 				if len(args) > 1 {
 					if i > 0 {
 						fmt.Fprintln(g.stdout)
@@ -49,6 +58,7 @@ is listed as that folder; with -l, as the link, unless PATH ends in /.`,
 	}
 	src.register(cmd, defaultDataDir())
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, size and modification time; links with their targets")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `one JSON object an entry: {"path", "name", "type": dir|file|symlink, "size", "mode", "mtime", "target"}`)
 	return cmd
 }
 
@@ -73,17 +83,63 @@ func treeError(err error) error {
 	return err
 }
 
-func listPath(ctx context.Context, w io.Writer, tree *fs.Tree, path string, long bool) error {
+// entries returns the entries ls shows for path: a folder's, or the node
+// itself. A link at path is followed unless long is set and path does not
+// end in "/", as ls -l does.
+func entries(ctx context.Context, tree *fs.Tree, path string, long bool) ([]fs.Node, error) {
 	follow := !long || strings.HasSuffix(path, "/")
 	n, err := tree.Walk(ctx, path, follow)
 	if err != nil {
-		return treeError(err)
+		return nil, treeError(err)
 	}
-	entries := []fs.Node{n}
 	if d, ok := n.(fs.Dir); ok {
-		if entries, err = d.ReadDir(ctx); err != nil {
-			return treeError(err)
+		nodes, err := d.ReadDir(ctx)
+		if err != nil {
+			return nil, treeError(err)
 		}
+		return nodes, nil
+	}
+	return []fs.Node{n}, nil
+}
+
+// listEntry is one entry as ls --json prints it.
+type listEntry struct {
+	Path    string    `json:"path"`
+	Name    string    `json:"name"`
+	Type    string    `json:"type"`
+	Size    int64     `json:"size"`
+	Mode    string    `json:"mode"`
+	ModTime time.Time `json:"mtime"`
+	Target  string    `json:"target,omitempty"`
+}
+
+var kindNames = map[fs.Kind]string{fs.KindDir: "dir", fs.KindFile: "file", fs.KindSymlink: "symlink"}
+
+// listJSON writes the entries of path, one JSON object a line.
+func listJSON(ctx context.Context, w io.Writer, tree *fs.Tree, path string, long bool) error {
+	nodes, err := entries(ctx, tree, path, long)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, n := range nodes {
+		a := n.Attr()
+		e := listEntry{Path: n.Path(), Name: n.Name(), Type: kindNames[a.Kind], Size: a.Size,
+			Mode: fmt.Sprintf("%04o", a.Mode.Perm()), ModTime: a.ModTime.UTC()}
+		if l, ok := n.(fs.Symlink); ok {
+			e.Target = l.Target()
+		}
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func listPath(ctx context.Context, w io.Writer, tree *fs.Tree, path string, long bool) error {
+	entries, err := entries(ctx, tree, path, long)
+	if err != nil {
+		return err
 	}
 	if !long {
 		for _, e := range entries {

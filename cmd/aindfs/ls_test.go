@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -160,5 +161,43 @@ func TestLsCatalogFailureExit1(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "403") && !strings.Contains(errOut, "no access to datasets") {
 		t.Errorf("stderr does not give the cause: %s", errOut)
+	}
+}
+
+func TestLsJSON(t *testing.T) {
+	data := sampleData(t)
+	path := "sessions/" + sampleID + "/raw/behavior_videos"
+	code, out, errOut := runCLI(t, "ls", "--json", "--offline", "--data", data, path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	des, err := os.ReadDir(filepath.Join(data, sampleID, "behavior_videos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(des) {
+		t.Fatalf("%d lines for %d entries:\n%s", len(lines), len(des), out)
+	}
+	for i, de := range des {
+		var got listEntry
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatalf("line %q: %v", lines[i], err)
+		}
+		fi, _ := de.Info()
+		want := listEntry{Path: path + "/" + de.Name(), Name: de.Name(), Type: "file", Size: fi.Size(), Mode: "0444", ModTime: got.ModTime}
+		if de.IsDir() {
+			want.Type, want.Size, want.Mode = "dir", 0, "0555"
+		}
+		if got != want || got.ModTime.IsZero() {
+			t.Errorf("line %d = %+v, want %+v", i, got, want)
+		}
+	}
+
+	// Links carry their targets.
+	code, out, _ = runCLI(t, "ls", "--json", "--offline", "--data", data, "subjects/676909")
+	var link listEntry
+	if err := json.Unmarshal([]byte(out), &link); code != 0 || err != nil || link.Type != "symlink" || link.Target != "../../sessions/"+sampleID || link.Name != sampleID {
+		t.Errorf("exit %d, %v: %s", code, err, out)
 	}
 }
