@@ -528,10 +528,11 @@ func (r *rangeBody) open() error {
 				r.stop()
 				return fmt.Errorf("read %s: %w (ETag %s, was %s)", r.obj, ErrChanged, aws.ToString(out.ETag), r.etag)
 			}
-			if n := aws.ToInt64(out.ContentLength); out.ContentLength != nil && n != r.end-r.off {
+			if err := r.checkAnswer(out); err != nil {
 				out.Body.Close()
 				r.stop()
-				r.lastErr = fmt.Errorf("answer has %d bytes, asked for %d", n, r.end-r.off)
+				r.lastErr = err
+				r.b.log.Debug("S3 answer is not the range asked for", "location", r.obj.String(), "cause", err)
 				continue
 			}
 			if r.etag == "" {
@@ -553,6 +554,27 @@ func (r *rangeBody) open() error {
 			}
 		}
 	}
+}
+
+// checkAnswer makes sure an answer holds exactly the bytes asked for: its
+// Content-Range names them, or, when it has none (a 200: the server ignored
+// the Range header and sent the whole object), they start the object; and
+// its Content-Length is their number. Otherwise its bytes are not read and
+// the range is asked again.
+func (r *rangeBody) checkAnswer(out *s3.GetObjectOutput) error {
+	want := fmt.Sprintf("bytes %d-%d", r.off, r.end-1)
+	if out.ContentRange == nil {
+		if r.off != 0 {
+			return fmt.Errorf("answer has no Content-Range (the server ignored the Range header), asked for %s", want)
+		}
+	} else if got, _, _ := strings.Cut(aws.ToString(out.ContentRange), "/"); got != want {
+		return fmt.Errorf("answer is for %q, asked for %s", aws.ToString(out.ContentRange), want)
+	}
+	// Without a Content-Length (a chunked answer) the body's end tells.
+	if out.ContentLength != nil && *out.ContentLength != r.end-r.off {
+		return fmt.Errorf("answer has %d bytes (Content-Length), asked for %d", *out.ContentLength, r.end-r.off)
+	}
+	return nil
 }
 
 func (r *rangeBody) giveUp() error {

@@ -369,3 +369,64 @@ func TestS3RetriesSurviveOutage(t *testing.T) {
 		t.Errorf("%d HEAD requests, want 3 (two retries)", n)
 	}
 }
+
+// TestS3WrongRangeAnswers: an answer that does not hold the bytes asked for
+// (a server that ignores Range and sends the whole object, or sends a range
+// other than the one asked) is never read: the range is asked again, and a
+// server that keeps answering so gives an error naming the cause.
+func TestS3WrongRangeAnswers(t *testing.T) {
+	data := randomBytes(300_000, 9)
+	for _, tt := range []struct {
+		name      string
+		fault     s3test.Fault
+		off       int64
+		wantCause string
+	}{
+		{"whole object for a range at 0", s3test.Fault{Kind: s3test.IgnoreRange}, 0, "answer has 300000 bytes (Content-Length), asked for 50000"},
+		{"whole object for a range further on", s3test.Fault{Kind: s3test.IgnoreRange}, 100_000, "no Content-Range (the server ignored the Range header), asked for bytes 100000-149999"},
+		{"a range further on", s3test.Fault{Kind: s3test.ShiftRange, Shift: 4096}, 0, `answer is for "bytes 4096-54095/300000", asked for bytes 0-49999`},
+		{"a range further back", s3test.Fault{Kind: s3test.ShiftRange, Shift: -4096}, 100_000, `answer is for "bytes 95904-145903/300000", asked for bytes 100000-149999`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := s3test.NewServer(t, s3test.Options{})
+			etag := srv.PutObject("bucket", "obj", data)
+			opts := srv.S3Options()
+			opts.RetryTimeout = 300 * time.Millisecond
+			b, err := store.NewS3(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			want := data[tt.off : tt.off+50_000]
+
+			// Once: the range is asked again and read right.
+			tt.fault.Times = 1
+			srv.Inject(tt.fault)
+			body, err := b.ReadRange(ctx, store.S3("bucket", "obj"), etag, tt.off, 50_000)
+			if err != nil {
+				t.Fatalf("read after one wrong answer: %v", err)
+			}
+			got, err := io.ReadAll(body)
+			body.Close()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("read after one wrong answer: %d bytes, %v; equal to the object's: %v", len(got), err, bytes.Equal(got, want))
+			}
+			if n := srv.Count("GetObject"); n != 2 {
+				t.Errorf("%d GETs, want 2 (the wrong answer, then the right one)", n)
+			}
+
+			// Always: an error naming the object and the cause, and no byte.
+			tt.fault.Times = -1
+			srv.Inject(tt.fault)
+			body, err = b.ReadRange(ctx, store.S3("bucket", "obj"), etag, tt.off, 50_000)
+			if err == nil {
+				got, err = io.ReadAll(body)
+				body.Close()
+				t.Fatalf("read under a server that always answers wrong: %d bytes (equal to the object's: %v), %v", len(got), bytes.Equal(got, want), err)
+			}
+			if !strings.Contains(err.Error(), tt.wantCause) || !strings.Contains(err.Error(), "s3://bucket/obj") {
+				t.Errorf("error %q, want it to name s3://bucket/obj and %q", err, tt.wantCause)
+			}
+		})
+	}
+}

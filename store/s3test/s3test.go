@@ -57,6 +57,13 @@ const (
 	// Replace replaces the object with Fault.Data once Fault.After bytes of
 	// the body are sent; the answer goes on with the old bytes, as S3 does.
 	Replace
+	// IgnoreRange answers a ranged GET with 200 and the whole object, as a
+	// server or proxy that does not support ranges does.
+	IgnoreRange
+	// ShiftRange answers a ranged GET with as many bytes starting
+	// Fault.Shift bytes away (the Content-Range says so), as a server that
+	// aligns ranges to blocks of its own might.
+	ShiftRange
 )
 
 func (k FaultKind) String() string {
@@ -71,6 +78,10 @@ func (k FaultKind) String() string {
 		return "stall"
 	case Replace:
 		return "replace"
+	case IgnoreRange:
+		return "ignore-range"
+	case ShiftRange:
+		return "shift-range"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -91,6 +102,7 @@ type Fault struct {
 	Status int    // for Status
 	After  int64  // body bytes sent before Cut, Stall or Replace
 	Data   []byte // for Replace
+	Shift  int64  // for ShiftRange
 }
 
 // Request is one request the server answered.
@@ -396,6 +408,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			panic(http.ErrAbortHandler)
+		case IgnoreRange:
+			r.Header.Del("Range")
+		case ShiftRange:
+			var first, last int64
+			if _, err := fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &first, &last); err == nil {
+				r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", max(0, first+f.Shift), max(0, last+f.Shift)))
+			}
 		default:
 			sw.faults = append(sw.faults, f)
 		}
