@@ -2,9 +2,11 @@ package codeocean
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -13,11 +15,6 @@ import (
 // DefaultDomain is the Allen Institute's Code Ocean, where the sessions'
 // assets are registered.
 const DefaultDomain = "https://codeocean.allenneuraldynamics.org"
-
-// DefaultMinServerVersion is sent as Min-Server-Version. The calls used here
-// (search with next_token, files, attach) exist since Code Ocean 3; asking for
-// more would make older deployments refuse every request.
-const DefaultMinServerVersion = "3.0.0"
 
 // DefaultTimeout bounds one attempt (request and whole response body): a
 // search page of 1000 assets is a few MB, so a minute is generous.
@@ -46,9 +43,6 @@ type Config struct {
 	Logger *slog.Logger
 	// Retry says how reads are retried.
 	Retry Retry
-	// MinServerVersion is sent as the Min-Server-Version header;
-	// empty means DefaultMinServerVersion.
-	MinServerVersion string
 	// Timeout bounds one attempt; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// MaxSearchPages bounds SearchDataAssets; 0 means DefaultMaxSearchPages.
@@ -90,14 +84,14 @@ func (r Retry) withDefaults() Retry {
 
 // Client asks Code Ocean about data assets. It is safe for concurrent use.
 type Client struct {
-	base             *url.URL // ends in /api/v1/
-	token            string
-	http             *http.Client
-	log              *slog.Logger
-	retry            Retry
-	minServerVersion string
-	timeout          time.Duration
-	maxPages         int
+	base     *url.URL // ends in /api/v1/
+	token    string
+	secret   credential // every form of token, to hide in what servers send back
+	http     *http.Client
+	log      *slog.Logger
+	retry    Retry
+	timeout  time.Duration
+	maxPages int
 }
 
 // New returns a client for cfg. A missing token is not an error here (the
@@ -108,23 +102,37 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		base:             base,
-		token:            strings.TrimSpace(cfg.Token),
-		http:             cfg.HTTPClient,
-		log:              cfg.Logger,
-		retry:            cfg.Retry.withDefaults(),
-		minServerVersion: cfg.MinServerVersion,
-		timeout:          cfg.Timeout,
-		maxPages:         cfg.MaxSearchPages,
+		base:     base,
+		token:    strings.TrimSpace(cfg.Token),
+		secret:   newCredential(strings.TrimSpace(cfg.Token)),
+		log:      cfg.Logger,
+		retry:    cfg.Retry.withDefaults(),
+		timeout:  cfg.Timeout,
+		maxPages: cfg.MaxSearchPages,
 	}
-	if c.http == nil {
-		c.http = &http.Client{}
+	// A copy, so the redirect rule below is ours alone.
+	hc := http.Client{}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
 	}
+	next := hc.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		// A redirect carries the Authorization header along: never to a
+		// place the domain itself could not be.
+		if err := checkScheme(req.URL); err != nil {
+			return fmt.Errorf("refused redirect to %s: %w", req.URL.Redacted(), err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	c.http = &hc
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.minServerVersion == "" {
-		c.minServerVersion = DefaultMinServerVersion
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -149,19 +157,43 @@ func baseURL(domain string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("code ocean domain %q: %w", domain, err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("code ocean domain %q: scheme must be http or https", domain)
+	if u.User != nil {
+		return nil, fmt.Errorf("code ocean domain %q: must not hold credentials (set %s instead)", u.Redacted(), TokenVar)
 	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("code ocean domain %q: no host", domain)
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("code ocean domain %q: must not hold credentials (set %s instead)", u.Redacted(), TokenVar)
+	if err := checkScheme(u); err != nil {
+		return nil, fmt.Errorf("code ocean domain %q (%s): %w", domain, DomainVar, err)
 	}
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/"
 	u.RawPath = ""
 	return u, nil
+}
+
+// checkScheme refuses addresses the token must not be sent to: every request
+// carries it, so anything but https would show it to the network. Plain http
+// is for a server on this machine (a test or a local tunnel).
+func checkScheme(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme != "http":
+		return fmt.Errorf("scheme must be https, not %q", u.Scheme)
+	case !isLoopback(u.Hostname()):
+		return fmt.Errorf("plain http would send the access token unencrypted to %s: use https (http is accepted only for loopback addresses such as 127.0.0.1)", u.Hostname())
+	}
+	return nil
+}
+
+// isLoopback reports whether host is this machine: localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // Domain returns the deployment's address, without the API path.
@@ -189,12 +221,17 @@ func (c *Client) GetDataAsset(ctx context.Context, id string) (DataAsset, error)
 // SearchPage returns one page of a search, as the server sent it.
 func (c *Client) SearchPage(ctx context.Context, p SearchParams) (SearchResults, error) {
 	var r SearchResults
+	version := baseVersion
+	if p.NextToken != "" || len(p.Filters) > 0 {
+		version = searchVersion
+	}
 	err := c.do(ctx, call{
 		method:  http.MethodPost,
 		path:    "data_assets/search",
 		body:    p,
 		summary: p.summary(),
 		read:    true,
+		version: version,
 	}, &r)
 	return r, err
 }

@@ -385,7 +385,7 @@ func TestAuthAndScopeErrors(t *testing.T) {
 		{"no capsule write", readOnly, func(c *codeocean.Client) error {
 			_, err := c.AttachDataAssets(context.Background(), "cap-9", []codeocean.Attachment{{ID: asset.ID}})
 			return err
-		}, 403, codeocean.ErrForbidden, []string{"403", "write access to the capsule", "capsules/cap-9/data_assets", asset.ID}},
+		}, 403, codeocean.ErrForbidden, []string{"403", "Capsules read & write", "Data Assets read & write", "capsules/cap-9/data_assets", asset.ID}},
 		{"unknown asset", token, func(c *codeocean.Client) error {
 			_, err := c.GetDataAsset(context.Background(), "no-such-asset")
 			return err
@@ -536,7 +536,7 @@ func TestRequestHeaders(t *testing.T) {
 		f.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	c, err := codeocean.New(codeocean.Config{Domain: srv.URL + "/", Token: token, MinServerVersion: "3.4.0"})
+	c, err := codeocean.New(codeocean.Config{Domain: srv.URL + "/", Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,7 +549,7 @@ func TestRequestHeaders(t *testing.T) {
 		t.Fatalf("%d requests", len(seen))
 	}
 	h := seen[0]
-	if h.Get("Content-Type") != "application/json" || h.Get("Min-Server-Version") != "3.4.0" {
+	if h.Get("Content-Type") != "application/json" || h.Get("Min-Server-Version") != "3.0.0" {
 		t.Errorf("headers %v", h)
 	}
 	if users[0] != token || passwords[0] != "" {

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +32,7 @@ type call struct {
 	body    any
 	summary string // what was asked, for logs and errors
 	read    bool   // reads are retried; writes never are
+	version string // Min-Server-Version: the lowest server that has what this request uses
 }
 
 // outcome is the end of one attempt.
@@ -45,14 +48,17 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 	if k.summary == "" {
 		k.summary = summarizeQuery(k.query)
 	}
+	if k.version == "" {
+		k.version = baseVersion
+	}
 	if c.token == "" {
-		return fmt.Errorf("code ocean %s %s: %w", k.method, k.path, ErrNoToken)
+		return fmt.Errorf("%s: %w", c.asked(k), ErrNoToken)
 	}
 	var body []byte
 	if k.body != nil {
 		var err error
 		if body, err = json.Marshal(k.body); err != nil {
-			return fmt.Errorf("code ocean %s %s: encode request: %w", k.method, k.path, err)
+			return fmt.Errorf("%s: encode request: %w", c.asked(k), err)
 		}
 	}
 	target := c.base.String() + k.path
@@ -72,9 +78,9 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("code ocean %s %s (%s): %w", k.method, k.path, k.summary, err)
+			return c.ended(ctx, k, start, err)
 		}
-		err := redact(o.err, c.token)
+		err := c.secret.redact(o.err)
 		if !o.retry || !k.read {
 			return err
 		}
@@ -93,7 +99,7 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("code ocean %s %s (%s): waiting to retry after %v: %w", k.method, k.path, k.summary, err, ctx.Err())
+			return fmt.Errorf("waiting to retry after %w: %w", err, c.ended(ctx, k, start, ctx.Err()))
 		case <-t.C:
 		}
 	}
@@ -105,7 +111,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("code ocean %s %s (%s): "+format, append([]any{k.method, k.path, k.summary}, args...)...)
+		return fmt.Errorf("%s: "+format, append([]any{c.asked(k)}, args...)...)
 	}
 
 	var rd io.Reader
@@ -119,14 +125,19 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	req.SetBasicAuth(c.token, "")
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Min-Server-Version", c.minServerVersion)
+	req.Header.Set("Min-Server-Version", k.version)
 	req.Header.Set("User-Agent", "aindfs")
 
 	c.log.DebugContext(ctx, "code ocean request", "method", k.method, "path", k.path, "ask", k.summary, "attempt", n)
 	sent := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		err = redact(err, c.token)
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// This attempt's own limit, not the caller's: say how long the
+			// server was given.
+			err = fmt.Errorf("no answer within %s: %w", c.limit(k, timeout), err)
+		}
+		err = c.secret.redact(err)
 		c.log.DebugContext(ctx, "code ocean request failed", "method", k.method, "path", k.path,
 			"attempt", n, "elapsed", time.Since(sent), "err", err.Error())
 		return outcome{err: fail("%w", err), retry: transient(err)}
@@ -136,22 +147,24 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 	c.log.DebugContext(ctx, "code ocean response", "method", k.method, "path", k.path,
 		"status", resp.StatusCode, "bytes", len(data), "attempt", n, "elapsed", time.Since(sent))
 	if err != nil {
-		return outcome{err: fail("reading the %d answer: %w", resp.StatusCode, redact(err, c.token)), retry: true}
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("answer not complete within %s: %w", c.limit(k, timeout), err)
+		}
+		return outcome{err: fail("reading the %d answer: %w", resp.StatusCode, c.secret.redact(err)), retry: true}
 	}
 	if len(data) > maxResponseBytes {
 		return outcome{err: fail("answer larger than %d bytes", maxResponseBytes)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		o := outcome{
-			err: &APIError{
-				Status:  resp.StatusCode,
-				Message: strings.ReplaceAll(serverMessage(data), c.token, "<token>"),
-				Method:  k.method,
-				Path:    k.path,
-				Query:   k.summary,
-			},
-			retry: retryableStatus(resp.StatusCode),
+		e := &APIError{
+			Status: resp.StatusCode,
+			Server: c.Domain(),
+			Method: k.method,
+			Path:   k.path,
+			Query:  k.summary,
 		}
+		e.Message, e.Items = serverMessage(data, resp.Header.Get("Content-Type"), c.secret)
+		o := outcome{err: e, retry: retryableStatus(resp.StatusCode)}
 		o.retryAfter, o.hasAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return o
 	}
@@ -208,22 +221,81 @@ func transient(err error) bool {
 	return !errors.As(err, &unknownCA) && !errors.As(err, &hostname) && !errors.As(err, &verify)
 }
 
-// serverMessage is the "message" of an error answer, or the start of the
-// body when it is not the documented JSON (a proxy's HTML page).
-func serverMessage(data []byte) string {
-	var m struct {
-		Message any `json:"message"`
+// maxMessage bounds the part of an error answer shown: enough for any real
+// message, not a whole page of a proxy's HTML.
+const maxMessage = 300
+
+// serverMessage makes an error answer readable: the "message" of the
+// documented JSON object, the items of a JSON array ([{"id", "message"}], as
+// attach sends one per refused asset), or the text of an HTML page (a proxy
+// or gateway answering instead of the API). Every form of the credential is
+// hidden before anything is cut short, so no fragment of it survives.
+func serverMessage(data []byte, contentType string, secret credential) (string, []ItemError) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return "", nil
 	}
-	if json.Unmarshal(data, &m) == nil && m.Message != nil {
-		if s, ok := m.Message.(string); ok {
-			return s
+	switch trimmed[0] {
+	case '{':
+		var m struct {
+			Message any `json:"message"`
 		}
-		b, _ := json.Marshal(m.Message)
-		return string(b)
+		if json.Unmarshal(trimmed, &m) == nil && m.Message != nil {
+			if s, ok := m.Message.(string); ok {
+				return shorten(secret.hide(s)), nil
+			}
+			b, _ := json.Marshal(m.Message)
+			return shorten(secret.hide(string(b))), nil
+		}
+	case '[':
+		var items []ItemError
+		if json.Unmarshal(trimmed, &items) == nil && len(items) > 0 {
+			parts := make([]string, len(items))
+			for i := range items {
+				items[i].ID = secret.hide(items[i].ID)
+				items[i].Message = secret.hide(items[i].Message)
+				parts[i] = items[i].String()
+			}
+			return shorten(strings.Join(parts, "; ")), items
+		}
 	}
-	s := strings.Join(strings.Fields(string(data)), " ")
-	if len(s) > 200 {
-		s = strings.ToValidUTF8(s[:200], "") + "…"
+	if strings.Contains(strings.ToLower(contentType), "html") || trimmed[0] == '<' {
+		return shorten("an HTML page, not an API answer: " + secret.hide(htmlText(string(trimmed)))), nil
+	}
+	return shorten(secret.hide(string(trimmed))), nil
+}
+
+var (
+	htmlTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	htmlDrop  = regexp.MustCompile(`(?is)<(script|style|head)[^>]*>.*?</(script|style|head)>`)
+	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// htmlText is what a person would read on an HTML error page: its title, then
+// the text of its body.
+func htmlText(page string) string {
+	var title string
+	if m := htmlTitle.FindStringSubmatch(page); m != nil {
+		title = strings.TrimSpace(html.UnescapeString(htmlTag.ReplaceAllString(m[1], " ")))
+	}
+	text := html.UnescapeString(htmlTag.ReplaceAllString(htmlDrop.ReplaceAllString(page, " "), " "))
+	text = strings.Join(strings.Fields(text), " ")
+	switch {
+	case title == "":
+		return text
+	case text == "" || text == title:
+		return title
+	case strings.HasPrefix(text, title):
+		return text
+	}
+	return title + ": " + text
+}
+
+// shorten collapses white space and cuts s to maxMessage bytes.
+func shorten(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxMessage {
+		s = strings.ToValidUTF8(s[:maxMessage], "") + "…"
 	}
 	return s
 }
@@ -241,4 +313,32 @@ func summarizeQuery(q url.Values) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// asked names a request in errors: the server, the method and path, and what
+// was asked, so a failure can be traced without a debug log.
+func (c *Client) asked(k call) string {
+	if k.summary == "" {
+		return fmt.Sprintf("code ocean %s: %s %s", c.Domain(), k.method, k.path)
+	}
+	return fmt.Sprintf("code ocean %s: %s %s (%s)", c.Domain(), k.method, k.path, k.summary)
+}
+
+// ended is the error of a call whose context ended: a deadline names the time
+// the call was given.
+func (c *Client) ended(ctx context.Context, k call, start time.Time, err error) error {
+	if d, ok := ctx.Deadline(); ok && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no answer within the %s left before the caller's deadline: %w", c.asked(k), d.Sub(start).Round(time.Millisecond), err)
+	}
+	return fmt.Errorf("%s: %w", c.asked(k), err)
+}
+
+// limit describes an attempt's time limit: its own, or what was left of its
+// call's budget.
+func (c *Client) limit(k call, timeout time.Duration) string {
+	t := timeout.Round(time.Millisecond)
+	if k.read && timeout < c.timeout {
+		return fmt.Sprintf("%s (the rest of the call's %s budget)", t, c.retry.MaxElapsed)
+	}
+	return t.String()
 }
