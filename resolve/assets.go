@@ -47,14 +47,19 @@ const maxNameQuery = 20
 // search runs one catalog query over all its pages; identical queries are
 // shared between sessions (subject searches serve every session of a subject).
 func (r *Resolver) search(ctx context.Context, query string) ([]codeocean.DataAsset, error) {
-	return r.searches.get(ctx, query, func(ctx context.Context) ([]codeocean.DataAsset, error) {
+	res, err := r.searches.get(ctx, query, func(ctx context.Context) ([]codeocean.DataAsset, error) {
 		res, err := r.catalog.SearchDataAssets(ctx, codeocean.SearchParams{Query: query, Limit: r.page})
-		if err != nil {
-			return nil, fmt.Errorf("search %q: %w", query, err)
+		if err == nil {
+			r.log.Debug("catalog search", "query", query, "results", len(res))
 		}
-		r.log.Debug("catalog search", "query", query, "results", len(res))
-		return res, nil
+		return res, err
 	})
+	if err != nil {
+		// Wrapped here, not in the lookup, so that a caller who stopped
+		// waiting is also told which search it gave up on.
+		return nil, fmt.Errorf("search %q: %w", query, err)
+	}
+	return res, nil
 }
 
 // searchAll runs queries concurrently and returns their results in order.

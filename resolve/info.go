@@ -182,7 +182,8 @@ func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session
 }
 
 // KnownSessions returns the sessions known so far: those with folders in the
-// data folder and those resolved since start, ordered by ID.
+// data folder and the most recently resolved (up to Config.KnownSessions),
+// ordered by ID.
 func (r *Resolver) KnownSessions(ctx context.Context) []Session {
 	set := map[Session]bool{}
 	if local, err := r.localAssets(ctx); err == nil {
@@ -192,16 +193,11 @@ func (r *Resolver) KnownSessions(ctx context.Context) []Session {
 			}
 		}
 	}
-	r.mu.Lock()
-	for s := range r.known {
+	for _, s := range r.known.Keys() {
 		set[s] = true
 	}
-	r.mu.Unlock()
 	return slices.SortedFunc(maps.Keys(set), Session.Compare)
 }
 
-func (r *Resolver) remember(s Session) {
-	r.mu.Lock()
-	r.known[s] = true
-	r.mu.Unlock()
-}
+// remember adds s to the known sessions, or makes it the most recent.
+func (r *Resolver) remember(s Session) { r.known.Add(s, struct{}{}) }

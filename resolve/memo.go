@@ -2,20 +2,29 @@ package resolve
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
 
 // memo remembers answers for a while and failures for less, and makes
-// concurrent callers asking the same key share one lookup.
+// concurrent callers asking the same key share one lookup. Expired entries
+// stay until sweep drops them: a mount left up for weeks must not keep every
+// answer it ever gave.
 type memo[K comparable, V any] struct {
-	base    context.Context // lookups end when it does (the resolver closes)
-	okTTL   time.Duration   // 0: answers are kept forever
-	failTTL time.Duration
-	now     func() time.Time
+	memoSettings
 
 	mu      sync.Mutex
 	entries map[K]*memoEntry[V]
+}
+
+// memoSettings are what the memos of one Resolver share.
+type memoSettings struct {
+	base    context.Context // lookups end when it does (the resolver closes)
+	okTTL   time.Duration   // 0: answers are kept forever
+	failTTL time.Duration
+	timeout time.Duration // bounds one lookup
+	now     func() time.Time
 }
 
 type memoEntry[V any] struct {
@@ -25,33 +34,24 @@ type memoEntry[V any] struct {
 	expires time.Time // zero: never
 }
 
-func newMemo[K comparable, V any](base context.Context, okTTL, failTTL time.Duration, now func() time.Time) *memo[K, V] {
-	return &memo[K, V]{base: base, okTTL: okTTL, failTTL: failTTL, now: now, entries: map[K]*memoEntry[V]{}}
+func newMemo[K comparable, V any](s memoSettings) *memo[K, V] {
+	return &memo[K, V]{memoSettings: s, entries: map[K]*memoEntry[V]{}}
 }
-
-// lookupTimeout bounds a shared lookup, which runs detached from any one
-// caller's context so that one caller giving up does not fail the others:
-// a reader sees an answer or an error within it.
-const lookupTimeout = 30 * time.Second
 
 // get returns the remembered answer for key, or runs fn once for all callers
 // asking at the same time. A caller whose ctx ends stops waiting at once.
+// The lookup runs detached from any one caller's context so that one caller
+// giving up does not fail the others, and within m.timeout, so a reader sees
+// an answer or an error in that time.
 func (m *memo[K, V]) get(ctx context.Context, key K, fn func(context.Context) (V, error)) (V, error) {
 	m.mu.Lock()
 	e, ok := m.entries[key]
-	if ok {
-		select {
-		case <-e.done:
-			if !e.expires.IsZero() && m.now().After(e.expires) {
-				ok = false
-			}
-		default: // in flight: wait for it below
-		}
+	if ok && e.expired(m.now()) {
+		ok = false
 	}
 	if !ok {
 		e = &memoEntry[V]{done: make(chan struct{})}
 		m.entries[key] = e
-		m.pruneLocked()
 		go m.fill(key, e, fn)
 	}
 	m.mu.Unlock()
@@ -66,43 +66,72 @@ func (m *memo[K, V]) get(ctx context.Context, key K, fn func(context.Context) (V
 }
 
 func (m *memo[K, V]) fill(key K, e *memoEntry[V], fn func(context.Context) (V, error)) {
-	lctx, cancel := context.WithTimeout(m.base, lookupTimeout)
+	lctx, cancel := context.WithTimeout(m.base, m.timeout)
 	defer cancel()
 	val, err := fn(lctx)
-	expired := lctx.Err() != nil
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.val, e.err = val, err
 	switch {
 	case err == nil && m.okTTL > 0:
 		e.expires = m.now().Add(m.okTTL)
-	case err != nil && expired:
-		// The lookup itself was cut short (by its timeout or by the
-		// resolver closing): let the next caller try again. Timeouts of
-		// the requests inside it are ordinary failures, remembered below.
+	case err != nil && m.base.Err() != nil:
+		// Cut short by the resolver closing: nobody is left to ask again.
 		if m.entries[key] == e {
 			delete(m.entries, key)
 		}
 	case err != nil:
+		// A source that does not answer in time is down like any other:
+		// remembered for the failure TTL, so the next reader does not wait
+		// the whole timeout again.
+		if lctx.Err() == context.DeadlineExceeded {
+			e.err = fmt.Errorf("%w (no answer within %s)", err, m.timeout)
+		}
 		e.expires = m.now().Add(m.failTTL)
 	}
 	close(e.done)
 }
 
-// pruneLocked drops expired entries now and then, so a mount left up for
-// weeks does not keep every answer it ever gave.
-func (m *memo[K, V]) pruneLocked() {
-	if len(m.entries)%256 != 0 {
-		return
+// expired tells whether e is finished and past its time; call with m.mu held.
+func (e *memoEntry[V]) expired(now time.Time) bool {
+	select {
+	case <-e.done:
+		return !e.expires.IsZero() && now.After(e.expires)
+	default: // in flight
+		return false
 	}
+}
+
+// sweep drops the expired entries.
+func (m *memo[K, V]) sweep() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	now := m.now()
 	for k, e := range m.entries {
-		select {
-		case <-e.done:
-			if !e.expires.IsZero() && now.After(e.expires) {
-				delete(m.entries, k)
-			}
-		default:
+		if e.expired(now) {
+			delete(m.entries, k)
 		}
 	}
+}
+
+// inFlight is the number of lookups running.
+func (m *memo[K, V]) inFlight() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, e := range m.entries {
+		select {
+		case <-e.done:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// len is the number of entries held, expired or not.
+func (m *memo[K, V]) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries)
 }

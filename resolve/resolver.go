@@ -5,8 +5,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/docdb"
@@ -19,6 +20,19 @@ const (
 	DefaultAnswerTTL  = 10 * time.Minute
 	DefaultFailureTTL = 30 * time.Second
 )
+
+// DefaultLookupTimeout bounds one lookup (all the requests one answer
+// takes): a reader sees an answer or an error within it.
+const DefaultLookupTimeout = 30 * time.Second
+
+// DefaultSweepInterval is how often expired answers are dropped; between
+// sweeps they cost memory but are never served.
+const DefaultSweepInterval = time.Minute
+
+// DefaultKnownSessions bounds the sessions remembered for listing
+// sessions/ (about 200 bytes each); the least recently resolved are
+// forgotten first, and stay reachable by name.
+const DefaultKnownSessions = 10000
 
 // ErrNotFound is wrapped by errors saying that nothing exists behind a name:
 // no asset, no raw data, no such asset ID. It matches io/fs.ErrNotExist
@@ -59,6 +73,9 @@ type Config struct {
 	Logger         *slog.Logger
 	AnswerTTL      time.Duration // default DefaultAnswerTTL
 	FailureTTL     time.Duration // default DefaultFailureTTL
+	LookupTimeout  time.Duration // default DefaultLookupTimeout
+	SweepInterval  time.Duration // default DefaultSweepInterval
+	KnownSessions  int           // default DefaultKnownSessions
 	Now            func() time.Time
 }
 
@@ -91,11 +108,13 @@ type Resolver struct {
 	decided     *memo[Session, found]
 	fullRecords *memo[Session, found]
 
-	mu    sync.Mutex
-	known map[Session]bool
+	caches []interface{ sweep() } // all of the above, for sweepEvery
+
+	known *lru.Cache[Session, struct{}]
 }
 
 // New returns a Resolver; nothing is asked of any source until a question is.
+// Close stops its sweeping of expired answers.
 func New(cfg Config) *Resolver {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -106,15 +125,29 @@ func New(cfg Config) *Resolver {
 	if cfg.FailureTTL == 0 {
 		cfg.FailureTTL = DefaultFailureTTL
 	}
+	if cfg.LookupTimeout == 0 {
+		cfg.LookupTimeout = DefaultLookupTimeout
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.KnownSessions <= 0 {
+		cfg.KnownSessions = DefaultKnownSessions
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Buckets == nil {
 		cfg.Buckets = DefaultBuckets
 	}
-	ok, fail, now := cfg.AnswerTTL, cfg.FailureTTL, cfg.Now
 	base, cancel := context.WithCancel(context.Background())
-	return &Resolver{
+	answers := memoSettings{base: base, okTTL: cfg.AnswerTTL, failTTL: cfg.FailureTTL, timeout: cfg.LookupTimeout, now: cfg.Now}
+	// Where an asset lives and whether its sorting failed never change:
+	// assets are immutable once made.
+	facts := answers
+	facts.okTTL = 0
+	known, _ := lru.New[Session, struct{}](cfg.KnownSessions) // fails only for a size below 1
+	r := &Resolver{
 		catalog: cfg.Catalog,
 		records: cfg.Records,
 		dataDir: cfg.DataDir,
@@ -122,31 +155,51 @@ func New(cfg Config) *Resolver {
 		buckets: slices.Clone(cfg.Buckets),
 		page:    cfg.SearchPageSize,
 		log:     cfg.Logger,
-		now:     now,
+		now:     cfg.Now,
 		base:    base,
 		close:   cancel,
 
-		searches: newMemo[string, []codeocean.DataAsset](base, ok, fail, now),
-		byID:     newMemo[string, codeocean.DataAsset](base, ok, fail, now),
-		local:    newMemo[struct{}, []Asset](base, ok, fail, now),
-		assets:   newMemo[Session, []Asset](base, ok, fail, now),
-		raws:     newMemo[Session, Asset](base, ok, fail, now),
-		probes:   newMemo[string, store.URI](base, ok, fail, now),
-		// Where an asset lives and whether its sorting failed never change:
-		// assets are immutable once made.
-		locations: newMemo[string, store.URI](base, 0, fail, now),
-		verdicts:  newMemo[string, SortedAsset](base, 0, fail, now),
-		listings:  newMemo[store.URI, []store.ObjectInfo](base, ok, fail, now),
-		known:     map[Session]bool{},
+		searches:  newMemo[string, []codeocean.DataAsset](answers),
+		byID:      newMemo[string, codeocean.DataAsset](answers),
+		local:     newMemo[struct{}, []Asset](answers),
+		assets:    newMemo[Session, []Asset](answers),
+		raws:      newMemo[Session, Asset](answers),
+		probes:    newMemo[string, store.URI](answers),
+		locations: newMemo[string, store.URI](facts),
+		verdicts:  newMemo[string, SortedAsset](facts),
+		listings:  newMemo[store.URI, []store.ObjectInfo](answers),
+		known:     known,
 
-		subjectRecs: newMemo[Subject, []docdb.Record](base, ok, fail, now),
-		decided:     newMemo[Session, found](base, ok, fail, now),
-		fullRecords: newMemo[Session, found](base, ok, fail, now),
+		subjectRecs: newMemo[Subject, []docdb.Record](answers),
+		decided:     newMemo[Session, found](answers),
+		fullRecords: newMemo[Session, found](answers),
+	}
+	r.caches = []interface{ sweep() }{r.searches, r.byID, r.local, r.assets, r.raws, r.probes, r.locations, r.verdicts, r.listings,
+		r.subjectRecs, r.decided, r.fullRecords}
+	go r.sweepEvery(cfg.SweepInterval)
+	return r
+}
+
+// sweepEvery drops expired answers from every cache on a timer, until the
+// resolver closes.
+func (r *Resolver) sweepEvery(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			for _, c := range r.caches {
+				c.sweep()
+			}
+		case <-r.base.Done():
+			return
+		}
 	}
 }
 
 // Online reports whether a catalog is configured.
 func (r *Resolver) Online() bool { return r.catalog != nil }
 
-// Close ends the lookups in flight; the Resolver must not be used after.
+// Close ends the lookups in flight and the sweeping; the Resolver must not be
+// used after.
 func (r *Resolver) Close() { r.close() }

@@ -32,8 +32,8 @@ type online struct {
 
 // newOnline serves the test catalog from the fake Code Ocean over HTTP, in
 // pages of 100 so the subject's noise spans several pages, and the S3 layout
-// of testdata/s3.json from memory.
-func newOnline(t *testing.T) *online {
+// of testdata/s3.json from memory. Options change the resolver's Config.
+func newOnline(t *testing.T, opts ...func(*Config)) *online {
 	t.Helper()
 	co := fake.New(nil, fake.Options{Token: testToken})
 	if err := co.LoadCatalog("../testdata/codeocean/catalog.json"); err != nil {
@@ -46,12 +46,17 @@ func newOnline(t *testing.T) *online {
 	}
 	logs := &logtest.Buffer{}
 	objs := newFakeObjects(t)
-	r := New(Config{
+	cfg := Config{
 		Catalog:        client,
 		Objects:        objs,
 		SearchPageSize: 100,
 		Logger:         logtest.Logger(logs),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := New(cfg)
+	t.Cleanup(r.Close)
 	return &online{r: r, co: co, objs: objs, logs: logs}
 }
 
