@@ -57,9 +57,6 @@ func (d *assetsDir) ReadDir(ctx context.Context) ([]Node, error) {
 }
 
 func (d *assetsDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(d.path, name); err != nil {
-		return nil, err
-	}
 	i, ok := slices.BinarySearchFunc(d.assets, name, func(a resolve.Asset, name string) int {
 		return strings.Compare(a.Name, name)
 	})
@@ -95,10 +92,7 @@ func (d *assetDir) folder(ctx context.Context) (*objectDir, error) {
 	}
 	loc, err := d.t.r.Location(ctx, d.asset)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, &PathError{Path: d.path, Err: err}
-		}
-		return nil, &PathError{Path: d.path, Err: fmt.Errorf("locating asset %s: %w", d.asset.Name, err)}
+		return nil, pathError(d.path, err, "locating asset %s", d.asset.Name)
 	}
 	d.dir = &objectDir{t: d.t, path: d.path, loc: loc, modTime: d.asset.Created, valid: ValidImmutable}
 	return d.dir, nil
@@ -122,9 +116,6 @@ func (d *assetDir) ReadDir(ctx context.Context) ([]Node, error) {
 }
 
 func (d *assetDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(d.path, name); err != nil {
-		return nil, err
-	}
 	f, err := d.folder(ctx)
 	if err != nil {
 		return nil, err
@@ -143,9 +134,6 @@ func (d *assetsByID) Attr() Attr   { return dirAttr(assetsName, d.t.started, Val
 func (d *assetsByID) ReadDir(ctx context.Context) ([]Node, error) { return nil, nil }
 
 func (d *assetsByID) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(assetsName, name); err != nil {
-		return nil, err
-	}
 	if !isUUID(name) {
 		return nil, notExist(assetsName, name, fmt.Errorf("%q is not an asset ID (a UUID such as 0a1b2c3d-…)", name))
 	}

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -55,7 +56,17 @@ func notExist(dir, name string, why error) error {
 	return &PathError{Path: join(dir, name), Err: fmt.Errorf("%w: %w", ErrNotExist, why)}
 }
 
-// checkName refuses names no entry can have, before anything else is asked.
+// lookup is d.Lookup(name) for a name from outside (the kernel, a path
+// given to Walk): names no entry can have are refused here, before
+// anything is asked.
+func lookup(ctx context.Context, d Dir, name string) (Node, error) {
+	if err := checkName(d.Path(), name); err != nil {
+		return nil, err
+	}
+	return d.Lookup(ctx, name)
+}
+
+// checkName refuses names no entry can have.
 func checkName(dir, name string) error {
 	var why error
 	switch {
@@ -74,7 +85,19 @@ func checkName(dir, name string) error {
 }
 
 // isNotFound reports whether err means there is nothing behind a name, as
-// opposed to a failure to find out.
+// opposed to a failure to find out. The resolver's and the store's
+// sentinels are asked for by name too, in case one does not match
+// io/fs.ErrNotExist.
 func isNotFound(err error) bool {
 	return errors.Is(err, ErrNotExist) || errors.Is(err, resolve.ErrNotFound) || errors.Is(err, store.ErrNotExist)
+}
+
+// pathError is err at path, met while doing what the format and args
+// say: an answer that nothing is there is passed on as it is (it says
+// what was looked for), any other failure says what was being done.
+func pathError(path string, err error, format string, args ...any) error {
+	if isNotFound(err) {
+		return &PathError{Path: path, Err: err}
+	}
+	return &PathError{Path: path, Err: fmt.Errorf(format+": %w", append(args, err)...)}
 }

@@ -20,8 +20,8 @@ import (
 // (folder, file, link), each embedding fusefs.Inode. Errors become errno
 // here and nowhere else.
 
-// served is what all nodes of one mount share.
-type served struct {
+// mountState is what all nodes of one mount share.
+type mountState struct {
 	log *slog.Logger
 	// life ends when the mount is being taken down: every request still
 	// running is cancelled, so unmounting never waits on the network.
@@ -38,7 +38,7 @@ type served struct {
 
 // context returns ctx (the kernel's request, cancelled when the caller is
 // interrupted) also cancelled when the mount goes away.
-func (s *served) context(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *mountState) context(ctx context.Context) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.life, cancel)
 	return c, func() { stop(); cancel() }
@@ -46,7 +46,7 @@ func (s *served) context(ctx context.Context) (context.Context, context.CancelFu
 
 // errno turns a tree error into the errno the caller sees, and logs what a
 // user would want to know.
-func (s *served) errno(op, path string, ctx context.Context, err error) syscall.Errno {
+func (s *mountState) errno(op, path string, ctx context.Context, err error) syscall.Errno {
 	var e syscall.Errno
 	switch {
 	case err == nil:
@@ -78,16 +78,16 @@ func (s *served) errno(op, path string, ctx context.Context, err error) syscall.
 }
 
 // newNode makes the go-fuse node for n.
-func (s *served) newNode(n Node) (fusefs.InodeEmbedder, fusefs.StableAttr) {
+func (s *mountState) newNode(n Node) (fusefs.InodeEmbedder, fusefs.StableAttr) {
 	a := n.Attr()
 	id := fusefs.StableAttr{Mode: typeBits(a.Kind), Ino: a.Ino}
 	switch n := n.(type) {
 	case Dir:
-		return &dirNode{srv: s, dir: n}, id
+		return &dirNode{mnt: s, dir: n}, id
 	case File:
-		return &fileNode{srv: s, file: n}, id
+		return &fileNode{mnt: s, file: n}, id
 	case Symlink:
-		return &linkNode{srv: s, link: n}, id
+		return &linkNode{mnt: s, link: n}, id
 	}
 	panic("fs: node of unknown kind at " + n.Path())
 }
@@ -102,7 +102,7 @@ func typeBits(k Kind) uint32 {
 	return syscall.S_IFREG
 }
 
-func (s *served) fillAttr(out *fuse.Attr, a Attr) {
+func (s *mountState) fillAttr(out *fuse.Attr, a Attr) {
 	out.Ino = a.Ino
 	out.Mode = typeBits(a.Kind) | uint32(a.Mode.Perm())
 	out.Size = uint64(a.Size)
@@ -121,7 +121,7 @@ func (s *served) fillAttr(out *fuse.Attr, a Attr) {
 }
 
 // attrOut answers a getattr with a, valid for as long as a says.
-func (s *served) attrOut(out *fuse.AttrOut, a Attr) {
+func (s *mountState) attrOut(out *fuse.AttrOut, a Attr) {
 	s.fillAttr(&out.Attr, a)
 	out.SetTimeout(a.Valid)
 }
@@ -129,7 +129,8 @@ func (s *served) attrOut(out *fuse.AttrOut, a Attr) {
 // dirNode is a folder.
 type dirNode struct {
 	fusefs.Inode
-	srv *served
+	readOnly
+	mnt *mountState
 	dir Dir
 }
 
@@ -141,19 +142,19 @@ var _ = (fusefs.NodeLookuper)((*dirNode)(nil))
 // folder makes one per entry). An interrupted caller is not left waiting:
 // the kernel gives up on its behalf.
 func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	child, err := n.dir.Lookup(n.srv.life, name)
+	child, err := lookup(n.mnt.life, n.dir, name)
 	if err != nil {
-		return nil, n.srv.errno("lookup", join(n.dir.Path(), name), n.srv.life, err)
+		return nil, n.mnt.errno("lookup", join(n.dir.Path(), name), n.mnt.life, err)
 	}
 	a := child.Attr()
-	n.srv.fillAttr(&out.Attr, a)
+	n.mnt.fillAttr(&out.Attr, a)
 	out.SetEntryTimeout(a.Valid)
 	out.SetAttrTimeout(a.Valid)
 	// Looked up before (ls -l after ls): the node go-fuse has is the one.
 	if known := n.GetChild(name); known != nil && known.StableAttr().Ino == a.Ino {
 		return known, 0
 	}
-	ops, id := n.srv.newNode(child)
+	ops, id := n.mnt.newNode(child)
 	return n.NewInode(ctx, ops, id), 0
 }
 
@@ -167,17 +168,17 @@ var _ = (fusefs.NodeOpendirHandler)((*dirNode)(nil))
 // the fetching of the next ones.
 func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if d, ok := n.dir.(listedDir); ok {
-		l, err := d.arriving(n.srv.life)
+		l, err := d.arriving(n.mnt.life)
 		if err != nil {
-			return nil, 0, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
+			return nil, 0, n.mnt.errno("readdir", n.dir.Path(), n.mnt.life, err)
 		}
 		// The entries of a folder of objects never change: the kernel may
 		// keep them and answer the next readers of the folder itself.
-		return &dirStream{srv: n.srv, dir: d, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+		return &dirStream{mnt: n.mnt, dir: d, l: l}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 	}
-	nodes, err := n.dir.ReadDir(n.srv.life)
+	nodes, err := n.dir.ReadDir(n.mnt.life)
 	if err != nil {
-		return nil, 0, n.srv.errno("readdir", n.dir.Path(), n.srv.life, err)
+		return nil, 0, n.mnt.errno("readdir", n.dir.Path(), n.mnt.life, err)
 	}
 	return &dirList{nodes: nodes}, 0, 0
 }
@@ -228,7 +229,7 @@ type listedDir interface {
 // (Ctrl-C: EINTR) or for the mount to go away. A listing that fails ends
 // the stream with its error.
 type dirStream struct {
-	srv   *served
+	mnt   *mountState
 	dir   listedDir
 	l     *listing
 	given int    // entries given so far: the index of the next one
@@ -243,11 +244,11 @@ var (
 
 func (s *dirStream) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
 	if len(s.batch) == 0 && !s.end {
-		c, done := s.srv.context(ctx)
+		c, done := s.mnt.context(ctx)
 		nodes, err := s.l.arrived(c, s.given)
 		done()
 		if err != nil {
-			return nil, s.srv.errno("readdir", s.dir.Path(), c, err)
+			return nil, s.mnt.errno("readdir", s.dir.Path(), c, err)
 		}
 		s.batch, s.end = nodes, len(nodes) == 0
 	}
@@ -266,9 +267,9 @@ func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	s.given, s.batch, s.end = int(off), nil, false
 	if s.l.failed() {
 		// A listing that failed is not kept: rewinding lists again.
-		l, err := s.dir.arriving(s.srv.life)
+		l, err := s.dir.arriving(s.mnt.life)
 		if err != nil {
-			return s.srv.errno("readdir", s.dir.Path(), s.srv.life, err)
+			return s.mnt.errno("readdir", s.dir.Path(), s.mnt.life, err)
 		}
 		s.l = l
 	}
@@ -278,67 +279,15 @@ func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 var _ = (fusefs.NodeGetattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.srv.attrOut(out, n.dir.Attr())
+	n.mnt.attrOut(out, n.dir.Attr())
 	return 0
-}
-
-// The mount is read-only (the kernel refuses writes first); these make
-// sure nothing changes even if a request gets through.
-
-var _ = (fusefs.NodeCreater)((*dirNode)(nil))
-
-func (n *dirNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EROFS
-}
-
-var _ = (fusefs.NodeMkdirer)((*dirNode)(nil))
-
-func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (fusefs.NodeMknoder)((*dirNode)(nil))
-
-func (n *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (fusefs.NodeSymlinker)((*dirNode)(nil))
-
-func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (fusefs.NodeLinker)((*dirNode)(nil))
-
-func (n *dirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
-}
-
-var _ = (fusefs.NodeUnlinker)((*dirNode)(nil))
-
-func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
-
-var _ = (fusefs.NodeRmdirer)((*dirNode)(nil))
-
-func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
-
-var _ = (fusefs.NodeRenamer)((*dirNode)(nil))
-
-func (n *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EROFS
-}
-
-var _ = (fusefs.NodeSetattrer)((*dirNode)(nil))
-
-func (n *dirNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
 }
 
 // fileNode is a regular file.
 type fileNode struct {
 	fusefs.Inode
-	srv  *served
+	readOnly
+	mnt  *mountState
 	file File
 	// smallReads is set when a direct-I/O handle of the file was read
 	// mostly in small pieces: from then on the file is opened with the
@@ -357,7 +306,7 @@ const (
 var _ = (fusefs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.srv.attrOut(out, n.file.Attr())
+	n.mnt.attrOut(out, n.file.Attr())
 	return 0
 }
 
@@ -380,32 +329,32 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	c, done := n.srv.context(ctx)
+	c, done := n.mnt.context(ctx)
 	defer done()
 	r, err := n.file.Open(c)
 	if err != nil {
-		return nil, 0, n.srv.errno("open", n.file.Path(), c, err)
+		return nil, 0, n.mnt.errno("open", n.file.Path(), c, err)
 	}
-	h := &fileHandle{srv: n.srv, path: n.file.Path(), r: r}
+	h := &fileHandle{mnt: n.mnt, path: n.file.Path(), r: r}
 	if lf, ok := r.(localFiler); ok {
 		f, local, err := lf.LocalFile(c)
 		if err != nil {
 			r.Close()
-			return nil, 0, n.srv.errno("open", n.file.Path(), c, err)
+			return nil, 0, n.mnt.errno("open", n.file.Path(), c, err)
 		}
 		if local {
 			// A file on local disk is handed to the kernel, which then
 			// reads it (and maps it) directly, never asking this process,
 			// where it can (see passthrough). Else it is read here
 			// through the page cache.
-			if p := n.srv.pass.Load(); p != nil && p.allows(f) {
+			if p := n.mnt.pass.Load(); p != nil && p.allows(f) {
 				h.fd = int(f.Fd())
 			}
 			return h, fuse.FOPEN_KEEP_CACHE, 0
 		}
 	}
 	open := uint32(fuse.FOPEN_KEEP_CACHE)
-	if from := n.srv.directFrom.Load(); from > 0 && n.file.Attr().Size >= from && !n.smallReads.Load() {
+	if from := n.mnt.directFrom.Load(); from > 0 && n.file.Attr().Size >= from && !n.smallReads.Load() {
 		open |= fuse.FOPEN_DIRECT_IO
 		h.node = n
 	}
@@ -418,15 +367,9 @@ type localFiler interface {
 	LocalFile(ctx context.Context) (f *os.File, ok bool, err error)
 }
 
-var _ = (fusefs.NodeSetattrer)((*fileNode)(nil))
-
-func (n *fileNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
-}
-
 // fileHandle is one open file.
 type fileHandle struct {
-	srv  *served
+	mnt  *mountState
 	path string
 	r    Reader
 	fd   int // of the local file r reads, or 0
@@ -446,7 +389,7 @@ func (h *fileHandle) PassthroughFd() (int, bool) { return h.fd, h.fd > 0 }
 var _ = (fusefs.FileReader)((*fileHandle)(nil))
 
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	c, done := h.srv.context(ctx)
+	c, done := h.mnt.context(ctx)
 	defer done()
 	if h.node != nil {
 		h.reads.Add(1)
@@ -458,7 +401,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	if err != nil && !errors.Is(err, io.EOF) {
 		// No partial answer: the kernel takes a short read for the end of
 		// the file and would shrink it.
-		return nil, h.srv.errno("read", h.path, c, err)
+		return nil, h.mnt.errno("read", h.path, c, err)
 	}
 	return res, 0
 }
@@ -517,12 +460,12 @@ var _ = (fusefs.FileReleaser)((*fileHandle)(nil))
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	if reads, small := h.reads.Load(), h.small.Load(); h.node != nil && reads >= smallReadsMin && 4*small >= 3*reads {
 		if !h.node.smallReads.Swap(true) {
-			h.srv.log.Info("file read in small pieces: it keeps the page cache from its next open on",
+			h.mnt.log.Info("file read in small pieces: it keeps the page cache from its next open on",
 				"path", "/"+h.path, "reads", reads, "small", small)
 		}
 	}
 	if err := h.r.Close(); err != nil {
-		h.srv.log.Debug("close failed", "path", "/"+h.path, "err", err)
+		h.mnt.log.Debug("close failed", "path", "/"+h.path, "err", err)
 	}
 	return 0
 }
@@ -530,7 +473,8 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 // linkNode is a symbolic link.
 type linkNode struct {
 	fusefs.Inode
-	srv  *served
+	readOnly
+	mnt  *mountState
 	link Symlink
 }
 
@@ -543,12 +487,55 @@ func (n *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 var _ = (fusefs.NodeGetattrer)((*linkNode)(nil))
 
 func (n *linkNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.srv.attrOut(out, n.link.Attr())
+	n.mnt.attrOut(out, n.link.Attr())
 	return 0
 }
 
-var _ = (fusefs.NodeSetattrer)((*linkNode)(nil))
+// readOnly refuses every change; every node embeds it. The mount is
+// read-only, so the kernel refuses writes first: this makes sure nothing
+// changes even if a request gets through.
+type readOnly struct{}
 
-func (n *linkNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+var (
+	_ = (fusefs.NodeCreater)((*readOnly)(nil))
+	_ = (fusefs.NodeMkdirer)((*readOnly)(nil))
+	_ = (fusefs.NodeMknoder)((*readOnly)(nil))
+	_ = (fusefs.NodeSymlinker)((*readOnly)(nil))
+	_ = (fusefs.NodeLinker)((*readOnly)(nil))
+	_ = (fusefs.NodeUnlinker)((*readOnly)(nil))
+	_ = (fusefs.NodeRmdirer)((*readOnly)(nil))
+	_ = (fusefs.NodeRenamer)((*readOnly)(nil))
+	_ = (fusefs.NodeSetattrer)((*readOnly)(nil))
+)
+
+func (readOnly) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+
+func (readOnly) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (readOnly) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (readOnly) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (readOnly) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (readOnly) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+
+func (readOnly) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+
+func (readOnly) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+
+func (readOnly) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return syscall.EROFS
 }

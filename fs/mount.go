@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,17 +64,16 @@ type MountOptions struct {
 
 // Mount is a tree served at a folder.
 type Mount struct {
-	Dir     string // absolute path of the mount point
-	server  *fuse.Server
-	srv     *served
+	Dir     string       // absolute path of the mount point
+	server  *fuse.Server // go-fuse's, which answers the kernel
+	state   *mountState  // what the mount's nodes share
 	log     *slog.Logger
 	stop    context.CancelFunc // cancels every request in flight
-	served  chan struct{}      // closed when the server has stopped
+	stopped chan struct{}      // closed when the server has stopped serving
 	dev     uint64             // device number of the mount, for the FUSE control files
-	direct  bool               // mounted with mount(2), not fusermount3
-	unmount chan struct{}      // closed when Unmount has finished
-	err     error              // Unmount's result
-	started chan struct{}      // holds one token: the first Unmount call takes it
+
+	unmountOnce sync.Once // the first Unmount unmounts; later ones wait for it
+	unmountErr  error     // its result
 }
 
 // Mount serves the tree at dir until Unmount. A mount left stale at dir by
@@ -103,14 +103,14 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 	}
 
 	life, stop := context.WithCancel(context.Background())
-	srv := &served{log: t.log, life: life, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
-	root := &dirNode{srv: srv, dir: t.Root()}
+	state := &mountState{log: t.log, life: life, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	root := &dirNode{mnt: state, dir: t.Root()}
 	negative := negativeValid
 	direct := os.Geteuid() == 0
 	fopts := &fusefs.Options{
 		NegativeTimeout: &negative,
-		UID:             srv.uid,
-		GID:             srv.gid,
+		UID:             state.uid,
+		GID:             state.gid,
 		Logger:          slog.NewLogLogger(t.log.Handler(), slog.LevelWarn),
 		MountOptions: fuse.MountOptions{
 			AllowOther:    opts.AllowOther,
@@ -137,11 +137,9 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		stop()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	m := &Mount{Dir: dir, server: server, srv: srv, log: t.log, stop: stop, served: make(chan struct{}),
-		direct: direct, unmount: make(chan struct{}), started: make(chan struct{}, 1)}
-	m.started <- struct{}{}
+	m := &Mount{Dir: dir, server: server, state: state, log: t.log, stop: stop, stopped: make(chan struct{})}
 	go func() {
-		defer close(m.served)
+		defer close(m.stopped)
 		server.Serve()
 	}()
 	if err := server.WaitMount(); err != nil {
@@ -150,11 +148,11 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 	}
 	kernel := server.KernelSettings().Flags64() // what the kernel offers
 	if kernel&fuse.CAP_PASSTHROUGH != 0 && os.Geteuid() == 0 {
-		srv.pass.Store(newPassthrough(server, t.log))
+		state.pass.Store(newPassthrough(server, t.log))
 	}
 	if opts.DirectIO > 0 {
 		if kernel&fuse.CAP_DIRECT_IO_ALLOW_MMAP != 0 {
-			srv.directFrom.Store(opts.DirectIO)
+			state.directFrom.Store(opts.DirectIO)
 		} else {
 			t.log.Info("every file goes through the kernel's page cache: this kernel cannot mmap files opened for direct I/O (it needs Linux 6.6)")
 		}
@@ -181,11 +179,11 @@ func unixMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^0xff }
 
 // DirectIO returns the size from which files are opened for direct I/O,
 // or 0 when none are (turned off, or the kernel cannot map such files).
-func (m *Mount) DirectIO() int64 { return m.srv.directFrom.Load() }
+func (m *Mount) DirectIO() int64 { return m.state.directFrom.Load() }
 
 // Wait blocks until the mount has stopped serving (after Unmount, or when
 // someone else unmounted it).
-func (m *Mount) Wait() { <-m.served }
+func (m *Mount) Wait() { <-m.stopped }
 
 // Unmount stops serving: requests in flight are cancelled (their callers
 // get EIO), then the folder is unmounted; if a process still holds a file
@@ -193,13 +191,11 @@ func (m *Mount) Wait() { <-m.served }
 // Every step waits on one deadline, so it returns within unmountWait
 // whatever the callers do.
 func (m *Mount) Unmount() error {
-	select {
-	case <-m.started:
-	default:
-		<-m.unmount
-		return m.err
-	}
-	defer close(m.unmount)
+	m.unmountOnce.Do(func() { m.unmountErr = m.unmount() })
+	return m.unmountErr
+}
+
+func (m *Mount) unmount() error {
 	m.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), unmountWait)
 	defer cancel()
@@ -213,7 +209,7 @@ func (m *Mount) Unmount() error {
 	case err := <-done:
 		if err == nil {
 			select {
-			case <-m.served:
+			case <-m.stopped:
 			case <-ctx.Done():
 			}
 			m.log.Info("unmounted", "dir", m.Dir)
@@ -224,25 +220,23 @@ func (m *Mount) Unmount() error {
 		m.log.Warn("unmount is slow; detaching the mount lazily", "dir", m.Dir)
 	}
 	if err := lazyUnmount(ctx, m.Dir); err != nil {
-		m.err = fmt.Errorf("unmount %s: %w", m.Dir, err)
-		return m.err
+		return fmt.Errorf("unmount %s: %w", m.Dir, err)
 	}
 	// Files still open keep the connection alive after a lazy unmount;
 	// wait for them a little, then cut it, leaving the abort time to work.
 	wait := time.NewTimer(time.Until(deadline.Add(-unmountTry)))
 	defer wait.Stop()
 	select {
-	case <-m.served:
+	case <-m.stopped:
 	case <-wait.C:
 		if err := m.abort(); err != nil {
 			m.log.Warn("could not abort the FUSE connection; it ends when the last open file is closed",
 				"dir", m.Dir, "err", err)
 		}
 		select {
-		case <-m.served:
+		case <-m.stopped:
 		case <-ctx.Done():
-			m.err = fmt.Errorf("unmount %s: detached, but files are still open there", m.Dir)
-			return m.err
+			return fmt.Errorf("unmount %s: detached, but files are still open there", m.Dir)
 		}
 	}
 	m.log.Info("unmounted (detached)", "dir", m.Dir)

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -99,11 +98,7 @@ func (d *objectDir) fetch(l *listing) {
 		}
 	}
 	if err != nil {
-		if isNotFound(err) {
-			err = &PathError{Path: d.path, Err: fmt.Errorf("%w: folder %s is gone", ErrNotExist, d.loc)}
-		} else {
-			err = &PathError{Path: d.path, Err: fmt.Errorf("listing %s: %w", d.loc, err)}
-		}
+		err = pathError(d.path, err, "listing %s", d.loc)
 		d.mu.Lock()
 		if d.current == l {
 			d.current = nil
@@ -130,9 +125,6 @@ func (d *objectDir) ReadDir(ctx context.Context) ([]Node, error) {
 // Lookup answers from the entries arrived so far, else once the listing
 // has ended: never with a request of its own.
 func (d *objectDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(d.path, name); err != nil {
-		return nil, err
-	}
 	for {
 		l := d.listing(ctx)
 		n, err := l.lookup(ctx, name)

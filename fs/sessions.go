@@ -28,9 +28,6 @@ func (d *sessionsDir) ReadDir(ctx context.Context) ([]Node, error) {
 }
 
 func (d *sessionsDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(sessionsName, name); err != nil {
-		return nil, err
-	}
 	s, err := resolve.ParseSession(name)
 	if err != nil {
 		// Not a session name: refused here, before any request is made.
@@ -111,9 +108,6 @@ func (d *sessionDir) ReadDir(ctx context.Context) ([]Node, error) {
 }
 
 func (d *sessionDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(d.Path(), name); err != nil {
-		return nil, err
-	}
 	if name == sessionJSON {
 		return d.t.sessionFile(ctx, d.s)
 	}
@@ -130,10 +124,7 @@ func (t *Tree) viewNode(ctx context.Context, s resolve.Session, v View) (Node, e
 	path := join(join(sessionsName, s.ID()), v.Name)
 	f, ok, err := v.Folder(ctx, t.r, s)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, &PathError{Path: path, Err: err}
-		}
-		return nil, &PathError{Path: path, Err: fmt.Errorf("resolving %s of %s: %w", v.Name, s, err)}
+		return nil, pathError(path, err, "resolving %s of %s", v.Name, s)
 	}
 	if !ok {
 		return nil, &PathError{Path: path, Err: fmt.Errorf("%w: session %s has no %s folder", ErrNotExist, s, v.Name)}
@@ -159,10 +150,7 @@ func (t *Tree) sessionFile(ctx context.Context, s resolve.Session) (*generatedFi
 	path := join(join(sessionsName, s.ID()), sessionJSON)
 	info, err := t.r.Info(ctx, s)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, &PathError{Path: path, Err: err}
-		}
-		return nil, &PathError{Path: path, Err: fmt.Errorf("describing %s: %w", s, err)}
+		return nil, pathError(path, err, "describing %s", s)
 	}
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {

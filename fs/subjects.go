@@ -30,9 +30,6 @@ func (d *subjectsDir) ReadDir(ctx context.Context) ([]Node, error) {
 }
 
 func (d *subjectsDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(subjectsName, name); err != nil {
-		return nil, err
-	}
 	if len(name) < 6 || len(name) > 7 || strings.Trim(name, "0123456789") != "" {
 		return nil, notExist(subjectsName, name, fmt.Errorf("%q is not a subject ID of 6-7 digits", name))
 	}
@@ -45,7 +42,7 @@ func (d *subjectsDir) Lookup(ctx context.Context, name string) (Node, error) {
 	}
 	sessions, err := d.t.r.SubjectSessions(ctx, subj)
 	if err != nil && !isNotFound(err) {
-		return nil, &PathError{Path: join(subjectsName, name), Err: fmt.Errorf("finding the sessions of subject %s: %w", subj, err)}
+		return nil, pathError(join(subjectsName, name), err, "finding the sessions of subject %s", subj)
 	}
 	if len(sessions) == 0 {
 		why := err
@@ -70,13 +67,13 @@ func (d *subjectDir) Attr() Attr   { return dirAttr(d.Path(), d.t.started, Valid
 
 func (d *subjectDir) sessions(ctx context.Context) ([]resolve.Session, error) {
 	sessions, err := d.t.r.SubjectSessions(ctx, d.subj)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, &PathError{Path: d.Path(), Err: fmt.Errorf("finding the sessions of subject %s: %w", d.subj, err)}
+	switch {
+	case err == nil:
+		return sessions, nil
+	case isNotFound(err):
+		return nil, nil
 	}
-	return sessions, nil
+	return nil, pathError(d.Path(), err, "finding the sessions of subject %s", d.subj)
 }
 
 func (d *subjectDir) sessionLink(s resolve.Session) *link {
@@ -96,9 +93,6 @@ func (d *subjectDir) ReadDir(ctx context.Context) ([]Node, error) {
 }
 
 func (d *subjectDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName(d.Path(), name); err != nil {
-		return nil, err
-	}
 	s, err := resolve.ParseSession(name)
 	if err != nil {
 		return nil, notExist(d.Path(), name, err)

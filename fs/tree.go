@@ -125,7 +125,8 @@ type Node interface {
 // Dir is a folder.
 type Dir interface {
 	Node
-	// Lookup returns the entry name of this folder.
+	// Lookup returns the entry name of this folder. The name is one an
+	// entry can have: callers from outside go through lookup.
 	Lookup(ctx context.Context, name string) (Node, error)
 	// ReadDir returns the entries of this folder, sorted by name.
 	ReadDir(ctx context.Context) ([]Node, error)
@@ -148,7 +149,8 @@ type Config struct {
 	Resolver Resolver
 	Objects  Objects
 	Logger   *slog.Logger // nil: discard
-	// Views are the folders of each session folder; nil: the registered ones.
+	// Views are the folders of each session folder; nil: raw, metadata,
+	// sorted and assets. New panics if a name is unusable or two share one.
 	Views []View
 	// Now is the clock for the modification time of the top folders; nil: time.Now.
 	Now func() time.Time
@@ -173,8 +175,9 @@ func New(cfg Config) *Tree {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	if t.views == nil {
-		t.views = RegisteredViews()
+		t.views = defaultViews
 	}
+	checkViews(t.views)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -212,9 +215,6 @@ func (d *rootDir) Attr() Attr {
 }
 
 func (d *rootDir) Lookup(ctx context.Context, name string) (Node, error) {
-	if err := checkName("", name); err != nil {
-		return nil, err
-	}
 	switch name {
 	case sessionsName:
 		return &sessionsDir{t: d.t}, nil
@@ -252,7 +252,7 @@ func (t *Tree) Walk(ctx context.Context, p string, follow bool) (Node, error) {
 			}
 			continue
 		}
-		n, err := cur.Lookup(ctx, name)
+		n, err := lookup(ctx, cur, name)
 		if err != nil {
 			return nil, err
 		}

@@ -257,7 +257,7 @@ func TestBadNamesNeverAsk(t *testing.T) {
 	}
 	before := r.totalCalls()
 	for _, tt := range tests {
-		_, err := walkDir(t, tree, tt.dir).Lookup(ctx, tt.name)
+		_, err := lookup(ctx, walkDir(t, tree, tt.dir), tt.name)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("lookup %q in %q: %v, want %v", tt.name, tt.dir, err, tt.want)
 		}
@@ -369,7 +369,7 @@ func TestViews(t *testing.T) {
 		dir, err := r.RawDataDir(ctx, s)
 		return Folder{Location: dir.Join("behavior")}, err == nil, err
 	}}
-	tree := New(Config{Resolver: r, Objects: objects, Views: append(RegisteredViews(), processed)})
+	tree := New(Config{Resolver: r, Objects: objects, Views: append(slices.Clone(defaultViews), processed)})
 	for _, tt := range []struct {
 		session string
 		want    []string
@@ -392,10 +392,10 @@ func TestViews(t *testing.T) {
 
 	defer func() {
 		if recover() == nil {
-			t.Errorf("registering raw twice did not panic")
+			t.Errorf("a tree with two views named raw did not panic")
 		}
 	}()
-	RegisterView(View{Name: "raw", Folder: rawFolder})
+	New(Config{Resolver: r, Objects: objects, Views: append(slices.Clone(defaultViews), View{Name: "raw", Folder: rawFolder})})
 }
 
 func TestWalkErrors(t *testing.T) {

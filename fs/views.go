@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aind/aindfs/resolve"
@@ -11,8 +10,8 @@ import (
 )
 
 // View is one folder of every session folder, such as raw/ or sorted/. A
-// new kind of data (an ophys processed/ folder, say) is a new View, added
-// with RegisterView, without touching the rest of the tree.
+// new kind of data (an ophys processed/ folder, say) is a new View in
+// Config.Views, without touching the rest of the tree.
 type View struct {
 	Name string
 	// Folder says what the view shows for session s; ok is false when the
@@ -37,40 +36,29 @@ type Folder struct {
 	ModTime time.Time
 }
 
-var (
-	viewsMu sync.Mutex
-	views   []View
-)
+// defaultViews are the folders of every session folder, unless
+// Config.Views says otherwise.
+var defaultViews = []View{
+	{Name: "raw", Folder: rawFolder},
+	{Name: "metadata", Folder: metadataFolder},
+	{Name: "sorted", Folder: sortedFolder},
+	{Name: "assets", Folder: assetsFolder},
+}
 
-// RegisterView adds v to the folders of every session folder of trees made
-// afterwards. It panics if a view of that name exists: two packages would
-// be fighting over one folder.
-func RegisterView(v View) {
-	viewsMu.Lock()
-	defer viewsMu.Unlock()
-	if v.Name == "" || v.Name == sessionJSON || checkName("", v.Name) != nil {
-		panic(fmt.Sprintf("fs: view name %q is not a usable folder name", v.Name))
-	}
-	for _, w := range views {
-		if w.Name == v.Name {
-			panic(fmt.Sprintf("fs: view %q registered twice", v.Name))
+// checkViews panics unless every view has a name a folder can have, other
+// than session.json, and no two share one: two views fighting over one
+// folder is a mistake in the program, not in its input.
+func checkViews(views []View) {
+	seen := map[string]bool{}
+	for _, v := range views {
+		if v.Name == sessionJSON || checkName("", v.Name) != nil {
+			panic(fmt.Sprintf("fs: view name %q is not a usable folder name", v.Name))
 		}
+		if seen[v.Name] {
+			panic(fmt.Sprintf("fs: two views named %q", v.Name))
+		}
+		seen[v.Name] = true
 	}
-	views = append(views, v)
-}
-
-// RegisteredViews returns the registered views, in registration order.
-func RegisteredViews() []View {
-	viewsMu.Lock()
-	defer viewsMu.Unlock()
-	return append([]View(nil), views...)
-}
-
-func init() {
-	RegisterView(View{Name: "raw", Folder: rawFolder})
-	RegisterView(View{Name: "metadata", Folder: metadataFolder})
-	RegisterView(View{Name: "sorted", Folder: sortedFolder})
-	RegisterView(View{Name: "assets", Folder: assetsFolder})
 }
 
 // rawFolder is the raw asset's files, or, without a raw asset, the raw
