@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -217,30 +216,23 @@ func BenchmarkStore(b *testing.B) {
 // bytes against want unless it is nil. It closes r.
 func sequentialRead(b *testing.B, ctx context.Context, r *store.Reader, want []byte, inflight int) {
 	defer r.Close()
-	size := r.Size()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range inflight {
-		wg.Go(func() {
-			buf := make([]byte, benchReadSize)
-			for {
-				off := next.Add(benchReadSize) - benchReadSize
-				if off >= size {
-					return
-				}
-				n, err := r.ReadAt(ctx, buf, off)
-				if err != nil && err != io.EOF {
-					b.Error(err)
-					return
-				}
-				if want != nil && !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
-					b.Errorf("bytes differ at %d", off)
-					return
-				}
-			}
-		})
+	var offs []int64
+	for off := int64(0); off < r.Size(); off += benchReadSize {
+		offs = append(offs, off)
 	}
-	wg.Wait()
+	s3test.Parallel(inflight, benchReadSize, offs, func(buf []byte, off int64) {
+		if b.Failed() {
+			return
+		}
+		n, err := r.ReadAt(ctx, buf, off)
+		if err != nil && err != io.EOF {
+			b.Error(err)
+			return
+		}
+		if want != nil && !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
+			b.Errorf("bytes differ at %d", off)
+		}
+	})
 }
 
 // cpuSeconds returns the CPU time, user and system, this process has used.

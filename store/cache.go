@@ -14,15 +14,38 @@ import (
 // replaced object never serves its old bytes to a reader of the new one.
 //
 // It also knows the blocks being fetched, so that concurrent readers of the
-// same block wait for one GET instead of issuing their own.
+// same block wait for one GET instead of issuing their own: the fetch
+// engine claims blocks through claim, and settles them with complete or
+// fail.
 type BlockCache struct {
 	blockSize int64
 	budget    int64
 	classes   []*bufferPool // buffer pools by size, smallest first
 
+	// mu guards lru, bytes and pending, and in the blocks and fetches they
+	// lead to the fields marked "guarded by BlockCache.mu". Nothing outside
+	// this file takes it. What holds whenever it is free:
+	//
+	//   - Each block in lru holds one reference, the cache's; bytes is the
+	//     sum of their costs and at most budget. A cached block is never
+	//     replaced: the first copy to arrive stays.
+	//   - pending[k] is the block on its way for k, if any: claimed by one
+	//     fetch and not yet settled. A block leaves pending when it is
+	//     settled (complete, fail) or when its fetch is cancelled; it is
+	//     never put back, so a later claim of k starts a new fetch.
+	//   - A fetch's refs count the waiters of its unsettled blocks, plus one
+	//     for the reader whose readahead it is until that reader drops it.
+	//     When refs reaches zero with blocks unsettled, the fetch is
+	//     cancelled. blocks[:next] are settled, in order.
+	//   - A waiter of a pending block holds one reference on its fetch; when
+	//     the block arrives, each waiter is given one reference on it.
+	//
+	// Lock order: Reader.mu, then mu, then bufferPool.mu (blocks go back to
+	// their pool while mu is held). The admit function of a claim is called
+	// with mu held and must not call back into the cache.
 	mu      sync.Mutex
 	lru     *simplelru.LRU[blockKey, *block]
-	bytes   int64 // cost of the blocks in lru
+	bytes   int64
 	pending map[blockKey]*pendingBlock
 
 	inUse, peak atomic.Int64 // bytes of buffers held: cached, being filled, or being copied out
@@ -60,32 +83,17 @@ type pendingBlock struct {
 	err     error
 }
 
-// fetch is one ranged GET filling a run of consecutive pending blocks. It
-// lives while someone wants it: each waiter of one of its blocks holds a
-// reference, and so does the reader whose readahead started it. When the
-// last one leaves, the GET is cancelled.
-type fetch struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	blocks []*pendingBlock
-	refs   int     // guarded by BlockCache.mu
-	next   int     // blocks[:next] are settled; guarded by BlockCache.mu
-	owner  *Reader // the reader whose readahead this is, or nil
-	bytes  int64   // length of the GET
-}
-
 // NewBlockCache returns a cache of at most budget bytes of blocks of
 // blockSize bytes.
 func NewBlockCache(budget, blockSize int64) *BlockCache {
 	l, _ := simplelru.NewLRU[blockKey, *block](math.MaxInt32, nil)
-	c := &BlockCache{
+	return &BlockCache{
 		blockSize: blockSize,
 		budget:    budget,
 		classes:   classesFor(int(blockSize)),
 		lru:       l,
 		pending:   make(map[blockKey]*pendingBlock),
 	}
-	return c
 }
 
 // Bytes returns the bytes of blocks cached now.
@@ -95,8 +103,15 @@ func (c *BlockCache) Bytes() int64 {
 	return c.bytes
 }
 
-// Budget returns the cache's size limit in bytes.
-func (c *BlockCache) Budget() int64 { return c.budget }
+// buffers returns the bytes of block buffers held now and at most so far.
+func (c *BlockCache) buffers() (now, peak int64) {
+	return c.inUse.Load(), c.peak.Load()
+}
+
+// blockLen returns the length of block index of an object of size bytes.
+func (c *BlockCache) blockLen(index, size int64) int64 {
+	return min(c.blockSize, size-index*c.blockSize)
+}
 
 // newBlock allocates a block for n bytes, with one reference for the
 // caller. Its buffer is the smallest class that holds n bytes, so that
@@ -129,6 +144,93 @@ func (c *BlockCache) release(b *block) {
 		b.pool.put(b.data)
 		b.data = nil
 	}
+}
+
+// A claimRequest asks for blocks first..last of one version of an object,
+// either for a read, which waits for them all, or for readahead (owner
+// set), which only wants them on their way.
+type claimRequest struct {
+	obj, etag   string
+	first, last int64
+	size        int64           // the object's: its last block may be short
+	maxRun      int64           // most blocks one fetch fills
+	ctx         context.Context // parent of the new fetches
+	// owner is the reader whose readahead this is: it holds a reference on
+	// each new fetch until it drops them. Nil for a read.
+	owner *Reader
+	// admit, for readahead, is asked whether the bytes of the blocks to
+	// fetch may be; if not, nothing is claimed.
+	admit func(bytes int64) bool
+}
+
+// claim looks up the blocks of req under one hold of the lock. Those
+// neither cached nor on their way become pending, in runs of consecutive
+// blocks of at most maxRun, each run a new fetch for the caller to run.
+//
+// For a read, slots has one entry per block: cached blocks with a
+// reference for the caller, the others with the caller registered as a
+// waiter. Readahead skips what is cached or on its way and gets no slots.
+// bytes is the length of the new fetches together; ok is false when admit
+// refused them.
+func (c *BlockCache) claim(req claimRequest) (slots []slot, fetches []*fetch, bytes int64, ok bool) {
+	read := req.owner == nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if req.admit != nil {
+		var need int64
+		for i := req.first; i <= req.last; i++ {
+			k := blockKey{req.obj, req.etag, i}
+			if c.pending[k] == nil && !c.lru.Contains(k) {
+				need += c.blockLen(i, req.size)
+			}
+		}
+		if need > 0 && !req.admit(need) {
+			return nil, nil, 0, false
+		}
+	}
+	if read {
+		slots = make([]slot, req.last-req.first+1)
+	}
+	var cur *fetch
+	for i := req.first; i <= req.last; i++ {
+		k := blockKey{req.obj, req.etag, i}
+		var sl *slot
+		if read {
+			sl = &slots[i-req.first]
+			sl.index = i
+			if b := c.getLocked(k); b != nil {
+				sl.blk, cur = b, nil
+				continue
+			}
+			if p := c.pending[k]; p != nil {
+				c.joinLocked(p)
+				sl.p, cur = p, nil
+				continue
+			}
+		} else if c.pending[k] != nil || c.lru.Contains(k) {
+			cur = nil
+			continue
+		}
+		if cur == nil || int64(len(cur.blocks)) >= req.maxRun {
+			ctx, cancel := context.WithCancel(req.ctx)
+			cur = &fetch{ctx: ctx, cancel: cancel, owner: req.owner}
+			if !read {
+				cur.refs = 1
+			}
+			fetches = append(fetches, cur)
+		}
+		p := &pendingBlock{key: k, f: cur, done: make(chan struct{})}
+		n := c.blockLen(i, req.size)
+		cur.blocks = append(cur.blocks, p)
+		cur.bytes += n
+		bytes += n
+		c.pending[k] = p
+		if read {
+			c.joinLocked(p)
+			sl.p = p
+		}
+	}
+	return slots, fetches, bytes, true
 }
 
 // getLocked returns the cached block for k with a reference for the
@@ -191,6 +293,31 @@ func (c *BlockCache) leave(p *pendingBlock) {
 		p.waiters--
 		c.unrefLocked(p.f)
 	}
+}
+
+// drop lets go of the owner's reference on each of fetches (a reader's
+// readahead, when it is closed).
+func (c *BlockCache) drop(fetches []*fetch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range fetches {
+		c.unrefLocked(f)
+	}
+}
+
+// unsettled returns, in place, those of fetches that still have blocks on
+// their way.
+func (c *BlockCache) unsettled(fetches []*fetch) []*fetch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := fetches[:0]
+	for _, f := range fetches {
+		if f.next < len(f.blocks) {
+			kept = append(kept, f)
+		}
+	}
+	clear(fetches[len(kept):])
+	return kept
 }
 
 // unrefLocked drops a reference to f, cancelling it when nobody wants it

@@ -48,6 +48,21 @@ func newFixture(t *testing.T, size int, opts store.Options, shape ...s3test.Opti
 	}
 }
 
+// readSlowly reads [from, to) of the fixture's object through r in reads
+// of n bytes, one at a time, pausing before each so that readahead runs
+// ahead of the reader as far as it will, and checks the bytes.
+func (f *fixture) readSlowly(t *testing.T, r *store.Reader, from, to int64, n int, pause time.Duration) {
+	t.Helper()
+	buf := make([]byte, n)
+	for off := from; off < to; off += int64(n) {
+		time.Sleep(pause)
+		got, err := r.ReadAt(context.Background(), buf, off)
+		if err != nil && err != io.EOF || !bytes.Equal(buf[:got], f.data[off:off+int64(got)]) {
+			t.Fatalf("read at %d: %d bytes, %v, or wrong bytes", off, got, err)
+		}
+	}
+}
+
 // idle waits for the server to finish the requests in progress, so that
 // its log is complete.
 func (f *fixture) idle(t *testing.T) {
@@ -73,17 +88,20 @@ func TestRandomReadsByteExact(t *testing.T) {
 	}
 }
 
+// readCase is a read of n bytes at off, and what it should give.
+type readCase struct {
+	off     int64
+	n       int
+	wantN   int
+	wantErr error
+}
+
 func TestReadAtEdges(t *testing.T) {
 	f := newFixture(t, 100_000, store.Options{BlockSize: 16 << 10})
 	r := f.st.Open(f.obj, f.info)
 	defer r.Close()
 	ctx := context.Background()
-	tests := []struct {
-		off     int64
-		n       int
-		wantN   int
-		wantErr error
-	}{
+	tests := []readCase{
 		{0, 0, 0, nil},
 		{0, 100_000, 100_000, nil},
 		{99_990, 10, 10, nil},
@@ -469,15 +487,7 @@ func TestSlowSequentialReaderSmallCache(t *testing.T) {
 	)
 	f := newFixture(t, size, store.Options{BlockSize: 64 << 10, PartSize: 1 << 20, CacheBytes: cache})
 	r := f.st.Open(f.obj, f.info)
-	buf := make([]byte, readSize)
-	for off := int64(0); off < size; off += readSize {
-		// Let readahead run ahead of the reader as far as it will.
-		time.Sleep(3 * time.Millisecond)
-		n, err := r.ReadAt(context.Background(), buf, off)
-		if err != nil && err != io.EOF || !bytes.Equal(buf[:n], f.data[off:off+int64(n)]) {
-			t.Fatalf("read at %d: %d bytes, %v, or wrong bytes", off, n, err)
-		}
-	}
+	f.readSlowly(t, r, 0, size, readSize, 3*time.Millisecond)
 	r.Close()
 	f.idle(t)
 	if sent := f.srv.BytesSent("GetObject"); sent != size {
@@ -504,16 +514,9 @@ func TestSequentialReaderResumesAfterEviction(t *testing.T) {
 	otherETag := f.srv.PutObject("bucket", "session/raw/other.bin", other)
 	r := f.st.Open(f.obj, f.info)
 	defer r.Close()
-	buf := make([]byte, readSize)
 	read := func(from, to int64) {
 		t.Helper()
-		for off := from; off < to; off += readSize {
-			time.Sleep(4 * time.Millisecond) // slower than the network: readahead runs ahead as far as it will
-			n, err := r.ReadAt(context.Background(), buf, off)
-			if err != nil && err != io.EOF || !bytes.Equal(buf[:n], f.data[off:off+int64(n)]) {
-				t.Fatalf("read at %d: %d bytes, %v, or wrong bytes", off, n, err)
-			}
-		}
+		f.readSlowly(t, r, from, to, readSize, 4*time.Millisecond)
 	}
 	read(0, size/2)
 	time.Sleep(20 * time.Millisecond)
@@ -562,12 +565,7 @@ func TestLend(t *testing.T) {
 		}
 		return out
 	}
-	tests := []struct {
-		off     int64
-		n       int
-		wantN   int
-		wantErr error
-	}{
+	tests := []readCase{
 		{0, 100, 100, nil},
 		{bs - 10, 3 * bs, 3 * bs, nil}, // across four blocks
 		{2 * bs, bs, bs, nil},          // exactly one block

@@ -79,21 +79,11 @@ type S3Backend struct {
 // NewS3 builds an S3 backend from the standard AWS configuration chain,
 // overridden by opts.
 func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.BaseDelay <= 0 {
-		opts.BaseDelay = DefaultBaseDelay
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
-	}
-	if opts.StallTimeout <= 0 {
-		opts.StallTimeout = DefaultStallTimeout
-	}
-	if opts.RetryTimeout <= 0 {
-		opts.RetryTimeout = DefaultRetryTimeout
-	}
+	orDefault(&opts.MaxAttempts, DefaultMaxAttempts)
+	orDefault(&opts.BaseDelay, DefaultBaseDelay)
+	orDefault(&opts.MaxBackoff, DefaultMaxBackoff)
+	orDefault(&opts.StallTimeout, DefaultStallTimeout)
+	orDefault(&opts.RetryTimeout, DefaultRetryTimeout)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -2,15 +2,16 @@
 // directory — and serves their bytes through a bounded block cache.
 //
 // The package knows nothing of sessions or assets: it speaks of locations
-// (s3://bucket/prefix, file:///dir) and objects under them.
+// (URI: s3://bucket/prefix, file:///dir) and objects under them.
 //
 // A Store routes calls to an S3Backend or a LocalBackend by scheme. Its
 // Readers read S3 objects in blocks through one BlockCache bounded in
 // bytes, share the GETs of blocks that several readers want, and read
-// ahead of sequential readers with many ranged GETs in flight. Each
-// Reader is pinned to the ETag it was opened with. The S3Backend retries
-// with capped exponential backoff, resumes broken or stalled answers from
-// the last byte received, and gives up after a bounded time.
+// ahead of sequential readers with many ranged GETs in flight (the fetch
+// engine, fetch.go). Each Reader is pinned to the ETag it was opened
+// with. Local files are read directly. The S3Backend retries with capped
+// exponential backoff, resumes broken or stalled answers from the last
+// byte received, and gives up after a bounded time.
 //
 // Block buffers are allocated outside the Go heap, so the garbage
 // collector's target does not grow with the cache: a process that holds a
@@ -25,172 +26,229 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
-	"path"
-	"strings"
+	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
-// ErrNotExist is returned (wrapped) when an object or folder does not exist.
-var ErrNotExist = errors.New("does not exist")
+// ErrNotExist is returned (wrapped) when an object or folder does not
+// exist. It matches io/fs.ErrNotExist under errors.Is, as os.ErrNotExist
+// does, while saying "does not exist" of folders and objects alike.
+var ErrNotExist error = notExist{}
+
+type notExist struct{}
+
+func (notExist) Error() string        { return "does not exist" }
+func (notExist) Is(target error) bool { return target == fs.ErrNotExist }
 
 // ErrChanged is returned (wrapped) when an object's ETag no longer matches the
 // one a reader was opened with: its bytes must not be mixed with the old ones.
 var ErrChanged = errors.New("object changed while being read")
 
-// URI names a folder or an object: "s3://bucket/key/prefix" or "file:///abs/dir".
-// Folder URIs may or may not end in "/"; both mean the same folder.
-type URI struct {
-	Scheme string // "s3" or "file"
-	Bucket string // S3 bucket; empty for file
-	Key    string // S3 key or absolute local path, without a trailing "/"
+// ErrClosed is returned by reads on a closed Reader or Store.
+var ErrClosed = errors.New("store: closed")
+
+// Defaults of Options.
+const (
+	DefaultCacheBytes = 1 << 30
+	// DefaultBlockSize is the unit of caching. A random 256 KiB read (the
+	// HDF5 chunk pattern) touches at most three 128 KiB blocks, so it
+	// fetches at most 1.5 times what it reads.
+	DefaultBlockSize = 128 << 10
+	// DefaultPartSize is the largest readahead GET: long enough (~170 ms
+	// at 100 MB/s) that the request latency (tens of ms) is small next to
+	// the transfer.
+	DefaultPartSize = 16 << 20
+	// DefaultMaxReadahead is the most readahead one reader keeps in
+	// flight: at about 100 MB/s per response, 32 parts of 16 MiB fill a
+	// 25 Gb/s link. In practice a quarter of the cache, shared among the
+	// open readers, is the limit (see Store.windowCap).
+	DefaultMaxReadahead = 1 << 30
+	// DefaultMaxInflightBytes bounds the readahead requested and not yet
+	// received, across all readers. It is network, not memory: bytes take
+	// memory when they arrive, in the cache.
+	DefaultMaxInflightBytes = 1 << 30
+)
+
+// Options configures New.
+type Options struct {
+	S3    Backend // for s3:// locations; nil: they fail
+	Local Backend // for file:// locations (a LocalBackend); nil: they fail
+	// CacheBytes bounds the block cache; default 1 GiB.
+	CacheBytes int64
+	// BlockSize is the unit of caching and of the smallest GET; default 128 KiB.
+	BlockSize int64
+	// MaxInflightBytes bounds readahead requested but not yet received;
+	// default 1 GiB. It costs no memory until the bytes arrive, and then
+	// they count against CacheBytes.
+	MaxInflightBytes int64
+	// MaxReadahead bounds one reader's readahead window; default 1 GiB.
+	// The Store lowers it to a quarter of the cache shared among the open
+	// readers, so that readahead, which runs up to twice the window ahead,
+	// never fills more than half the cache.
+	MaxReadahead int64
+	// PartSize is the largest readahead GET; default 16 MiB.
+	PartSize int64
+	Logger   *slog.Logger
 }
 
-// ParseURI parses "s3://bucket/prefix" or "file:///path" (a bare absolute
-// path is taken as a file URI).
-func ParseURI(s string) (URI, error) {
-	if strings.HasPrefix(s, "/") {
-		return URI{Scheme: "file", Key: path.Clean(s)}, nil
+// Stats counts what a Store has done since it was made.
+type Stats struct {
+	Requests      int64 // backend calls: ranged reads, listings, probes, stats
+	BytesFetched  int64 // bytes received from backends by reads
+	CacheHits     int64 // blocks a read found cached
+	CacheMisses   int64 // blocks a read had to wait for
+	BytesServed   int64 // bytes returned by Reader.ReadAt
+	PrefetchBytes int64 // bytes requested by readahead
+	CachedBytes   int64 // bytes of blocks in the cache now
+	InflightBytes int64 // bytes requested from backends and not yet received
+	// BufferBytes and PeakBufferBytes are the memory holding object bytes:
+	// cached blocks, blocks being filled and blocks being copied out.
+	BufferBytes, PeakBufferBytes int64
+}
+
+// Store reads objects from S3 or local disk through one block cache. It
+// implements Backend itself, routing each call by the location's scheme.
+type Store struct {
+	opts  Options
+	cache *BlockCache
+	log   *slog.Logger
+
+	ctx    context.Context // parent of every fetch; cancelled by Close
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	readers  atomic.Int64 // open readers of cached objects
+	inflight atomic.Int64 // bytes requested from backends and not yet received
+
+	requests, fetched, hits, misses, served, prefetched atomic.Int64
+}
+
+// New returns a Store; zero options take their defaults.
+func New(opts Options) *Store {
+	orDefault(&opts.CacheBytes, DefaultCacheBytes)
+	orDefault(&opts.BlockSize, DefaultBlockSize)
+	orDefault(&opts.PartSize, DefaultPartSize)
+	orDefault(&opts.MaxReadahead, DefaultMaxReadahead)
+	orDefault(&opts.MaxInflightBytes, DefaultMaxInflightBytes)
+	opts.PartSize = max(opts.BlockSize, min(opts.PartSize, opts.MaxInflightBytes))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	u, err := url.Parse(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Store{
+		opts:   opts,
+		cache:  NewBlockCache(opts.CacheBytes, opts.BlockSize),
+		log:    opts.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+}
+
+// orDefault sets an option left unset (zero or less) to its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Close cancels all reads in flight and empties the cache.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	s.cancel()
+	s.cache.purge()
+	return nil
+}
+
+// Stats returns the Store's counters.
+func (s *Store) Stats() Stats {
+	buffers, peak := s.cache.buffers()
+	return Stats{
+		Requests:        s.requests.Load(),
+		BytesFetched:    s.fetched.Load(),
+		CacheHits:       s.hits.Load(),
+		CacheMisses:     s.misses.Load(),
+		BytesServed:     s.served.Load(),
+		PrefetchBytes:   s.prefetched.Load(),
+		CachedBytes:     s.cache.Bytes(),
+		InflightBytes:   s.inflight.Load(),
+		BufferBytes:     buffers,
+		PeakBufferBytes: peak,
+	}
+}
+
+func (s *Store) backend(u URI) (Backend, error) {
+	switch u.Scheme {
+	case "s3":
+		if s.opts.S3 == nil {
+			return nil, fmt.Errorf("%s: no S3 access configured", u)
+		}
+		return s.opts.S3, nil
+	case "file":
+		if s.opts.Local == nil {
+			return nil, fmt.Errorf("%s: no local folder configured", u)
+		}
+		return s.opts.Local, nil
+	}
+	return nil, fmt.Errorf("%q: not an s3:// or file:// location", u.String())
+}
+
+// List implements Backend.
+func (s *Store) List(ctx context.Context, dir URI) ([]ObjectInfo, error) {
+	b, err := s.backend(dir)
 	if err != nil {
-		return URI{}, fmt.Errorf("location %q: %w", s, err)
+		return nil, err
 	}
-	switch u.Scheme {
-	case "s3":
-		if u.Host == "" {
-			return URI{}, fmt.Errorf("location %q: no bucket", s)
-		}
-		return URI{Scheme: "s3", Bucket: u.Host, Key: strings.Trim(u.Path, "/")}, nil
-	case "file":
-		if !strings.HasPrefix(u.Path, "/") {
-			return URI{}, fmt.Errorf("location %q: file path must be absolute", s)
-		}
-		return URI{Scheme: "file", Key: path.Clean(u.Path)}, nil
-	}
-	return URI{}, fmt.Errorf("location %q: scheme must be s3:// or file://", s)
+	s.requests.Add(1)
+	return b.List(ctx, dir)
 }
 
-// S3 returns the URI of key in bucket.
-func S3(bucket, key string) URI {
-	return URI{Scheme: "s3", Bucket: bucket, Key: strings.Trim(key, "/")}
-}
+var _ PageLister = (*Store)(nil)
 
-// Local returns the URI of an absolute local path.
-func Local(dir string) URI { return URI{Scheme: "file", Key: path.Clean(dir)} }
-
-// String formats the URI as s3://bucket/key or file:///path.
-func (u URI) String() string {
-	switch u.Scheme {
-	case "s3":
-		if u.Key == "" {
-			return "s3://" + u.Bucket
-		}
-		return "s3://" + u.Bucket + "/" + u.Key
-	case "file":
-		return "file://" + u.Key
+// ListPages implements PageLister. A backend that cannot page (local
+// folders) gives its whole listing as one page, sorted by name.
+func (s *Store) ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error {
+	b, err := s.backend(dir)
+	if err != nil {
+		return err
 	}
-	return ""
-}
-
-// IsZero reports whether u is the zero URI.
-func (u URI) IsZero() bool { return u.Scheme == "" }
-
-// Join returns the URI of a path below u ("a/b" joins two levels).
-func (u URI) Join(rel string) URI {
-	rel = strings.Trim(rel, "/")
-	if rel == "" {
-		return u
+	s.requests.Add(1)
+	if p, ok := b.(PageLister); ok {
+		return p.ListPages(ctx, dir, page)
 	}
-	if u.Key == "" {
-		u.Key = rel
-	} else {
-		u.Key = u.Key + "/" + rel
+	list, err := b.List(ctx, dir)
+	if err != nil || len(list) == 0 {
+		return err
 	}
-	// A ".." is kept as written rather than cleaned away, so that the
-	// backend refuses the location instead of reading outside the folder.
-	if u.Scheme == "file" && !hasDotDot(rel) {
-		u.Key = path.Clean(u.Key)
+	return page(list)
+}
+
+// Exists implements Backend.
+func (s *Store) Exists(ctx context.Context, dir URI) (bool, error) {
+	b, err := s.backend(dir)
+	if err != nil {
+		return false, err
 	}
-	return u
+	s.requests.Add(1)
+	return b.Exists(ctx, dir)
 }
 
-func hasDotDot(p string) bool {
-	for _, el := range strings.Split(p, "/") {
-		if el == ".." {
-			return true
-		}
+// Stat implements Backend.
+func (s *Store) Stat(ctx context.Context, obj URI) (ObjectInfo, error) {
+	b, err := s.backend(obj)
+	if err != nil {
+		return ObjectInfo{}, err
 	}
-	return false
+	s.requests.Add(1)
+	return b.Stat(ctx, obj)
 }
 
-// Base returns the last element of the URI's path.
-func (u URI) Base() string { return path.Base(u.Key) }
-
-// ObjectInfo describes one entry of a folder: an object, or a sub-folder
-// (an S3 common prefix or a local directory).
-type ObjectInfo struct {
-	Name    string    // base name, no "/"
-	Dir     bool      // a sub-folder
-	Size    int64     // bytes; 0 for folders
-	ModTime time.Time // last modified; zero for S3 common prefixes
-	ETag    string    // version tag of the bytes; for local files size+mtime
-	// Link is set for a local symbolic link that is not followed because
-	// its target leaves the local folder: the absolute path it points to.
-	Link string
-	// Access is who may read a local file or folder; nil for S3 objects,
-	// which anyone who reaches them may read.
-	Access *Access
-}
-
-// Access is the owner and permission bits of a local file or folder, less
-// the write bits (everything is read-only).
-type Access struct {
-	Perm     fs.FileMode
-	UID, GID uint32
-}
-
-// Backend is one kind of object storage. Implementations are safe for
-// concurrent use.
-type Backend interface {
-	// List returns the immediate children of folder dir, sorted by name.
-	// A folder that does not exist (no object under it) gives ErrNotExist.
-	List(ctx context.Context, dir URI) ([]ObjectInfo, error)
-	// Exists reports whether folder dir holds anything, with one cheap request.
-	Exists(ctx context.Context, dir URI) (bool, error)
-	// Stat describes the object obj; ErrNotExist when absent.
-	Stat(ctx context.Context, obj URI) (ObjectInfo, error)
-	// ReadRange returns length bytes of obj from off. When etag is not empty
-	// and the object's ETag differs, it fails with ErrChanged.
-	ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error)
-}
-
-// PageLister can hand over a folder's listing page by page, as its
-// answers arrive, so that a caller can show the first entries while the
-// rest are being fetched. S3Backend and Store are ones.
-type PageLister interface {
-	// ListPages calls page with each page of the immediate children of
-	// folder dir. Pages come in the order S3 lists keys: all of a page's
-	// entries come after the previous page's, a folder's key being its
-	// name followed by "/" (so a folder "a" sorts after an object "a.b").
-	// Each name comes once: where an object and a folder share a name (S3
-	// allows both), only the folder is listed. A page is never empty. A
-	// folder that does not exist gives ErrNotExist; an error from page ends
-	// the listing and is returned as it is.
-	ListPages(ctx context.Context, dir URI, page func([]ObjectInfo) error) error
-}
-
-// ByName orders the entries of a listing by name, and a folder before an
-// object of the same name (S3 allows both), for slices.SortFunc.
-func ByName(a, b ObjectInfo) int {
-	if c := strings.Compare(a.Name, b.Name); c != 0 {
-		return c
+// ReadRange implements Backend, straight from the backend, bypassing the cache.
+func (s *Store) ReadRange(ctx context.Context, obj URI, etag string, off, length int64) (io.ReadCloser, error) {
+	b, err := s.backend(obj)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case a.Dir && !b.Dir:
-		return -1
-	case b.Dir && !a.Dir:
-		return 1
-	}
-	return 0
+	s.requests.Add(1)
+	return b.ReadRange(ctx, obj, etag, off, length)
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/aind/aindfs/store"
+	"github.com/aind/aindfs/store/s3test"
 )
 
 func TestParseURI(t *testing.T) {
@@ -86,6 +88,32 @@ func TestStoreRouting(t *testing.T) {
 	}
 	if _, err := s.Stat(ctx, store.URI{Scheme: "gs", Bucket: "b", Key: "k"}); err == nil {
 		t.Error("Stat of a gs:// location: no error")
+	}
+}
+
+// TestNotExist: a missing object or folder, on S3 or local disk, is
+// store.ErrNotExist and io/fs.ErrNotExist (as os.ErrNotExist is), and the
+// message names the location.
+func TestNotExist(t *testing.T) {
+	srv := s3test.NewServer(t, s3test.Options{})
+	srv.PutObject("bucket", "raw/x.bin", []byte("x"))
+	dir := t.TempDir()
+	s := store.New(store.Options{S3: srv.Backend(t), Local: newLocal(t, dir)})
+	defer s.Close()
+	ctx := context.Background()
+	for _, u := range []store.URI{store.S3("bucket", "raw/nope.bin"), store.Local(dir).Join("nope.bin")} {
+		_, err := s.Stat(ctx, u)
+		if !errors.Is(err, iofs.ErrNotExist) || !errors.Is(err, store.ErrNotExist) {
+			t.Errorf("Stat(%s) = %v, want an error that is io/fs.ErrNotExist and store.ErrNotExist", u, err)
+		}
+		if err == nil || !strings.Contains(err.Error(), u.String()+": does not exist") {
+			t.Errorf("Stat(%s) = %v, want it to say that %s does not exist", u, err, u)
+		}
+	}
+	for _, u := range []store.URI{store.S3("bucket", "nope"), store.Local(dir).Join("nope")} {
+		if _, err := s.List(ctx, u); !errors.Is(err, iofs.ErrNotExist) || !strings.Contains(err.Error(), u.String()) {
+			t.Errorf("List(%s) = %v, want io/fs.ErrNotExist naming the folder", u, err)
+		}
 	}
 }
 
