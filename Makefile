@@ -20,11 +20,10 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Mount the bundled sample at ./mnt in the foreground; Ctrl-C unmounts. The
-# sample is served from local disk; with Code Ocean and S3 credentials in the
-# environment, other sessions resolve online too.
+# sample is served from local disk, its DocDB records from a local file.
 run: build
 	@mkdir -p $(MOUNT)
-	$(BIN) --log-level info mount --offline --data $(SAMPLE) $(MOUNT)
+	AINDFS_DOCDB_URL=file://$(abspath testdata/docdb/records.json) $(BIN) --log-level info mount --offline --data $(SAMPLE) $(MOUNT)
 
 # Benchmarks against a local S3 server shaped like the real one (20 ms per
 # request, 100 MB/s per response); results are ratios within one run. The

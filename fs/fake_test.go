@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/docdb"
 	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
@@ -99,6 +101,7 @@ type fakeSession struct {
 	assets []resolve.Asset
 	raw    *resolve.Asset
 	sorted *resolve.Asset
+	record *docdb.Record
 }
 
 func newFakeResolver() *fakeResolver {
@@ -220,6 +223,28 @@ func (r *fakeResolver) SortedAsset(ctx context.Context, s resolve.Session) (reso
 		return resolve.Asset{}, false, nil
 	}
 	return *fs.sorted, true, nil
+}
+
+func (r *fakeResolver) Record(ctx context.Context, s resolve.Session) (docdb.Record, bool, error) {
+	if err := r.call("Record"); err != nil {
+		return docdb.Record{}, false, err
+	}
+	fs, err := r.session(s)
+	if err != nil || fs.record == nil {
+		return docdb.Record{}, false, nil
+	}
+	return *fs.record, true, nil
+}
+
+// setRecord gives the session of a (added before) a DocDB record.
+func (r *fakeResolver) setRecord(s resolve.Session, raw string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rec docdb.Record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		panic(err)
+	}
+	r.sessions[s.ID()].record = &rec
 }
 
 func (r *fakeResolver) MetadataFiles(ctx context.Context, s resolve.Session) ([]store.ObjectInfo, store.URI, error) {

@@ -27,6 +27,7 @@ type online struct {
 	store   store.Options                             // its S3 backend is the server's
 	wrap    func(http.RoundTripper) http.RoundTripper // wraps the store's S3 transport
 	prepare func(*s3test.Server)                      // runs before anything is mounted
+	records resolve.Records                           // DocDB; nil: off
 }
 
 // onlineRig is a mounted online: the mount, its servers and its store.
@@ -74,7 +75,7 @@ func (o online) start(t *testing.T) onlineRig {
 			t.Logf("log:\n%s", logs.String())
 		}
 	})
-	r := resolve.New(resolve.Config{Catalog: client, Objects: st, Logger: logtest.Logger(logs)})
+	r := resolve.New(resolve.Config{Catalog: client, Records: o.records, Objects: st, Logger: logtest.Logger(logs)})
 	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
 	return onlineRig{m: mountTreeWith(t, tree, o.mount), co: co, srv: srv, st: st}
 }

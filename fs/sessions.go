@@ -142,6 +142,9 @@ func (t *Tree) viewNode(ctx context.Context, s resolve.Session, v View) (Node, e
 	} else {
 		d.ino = inode(path, f.Location.String())
 	}
+	if len(f.Made) > 0 {
+		return withMade(d, f.Made), nil
+	}
 	return d, nil
 }
 

@@ -3,6 +3,7 @@
 // the command line's ls and cat, so the two can never disagree.
 //
 //	sessions/<session-id>/{session.json,raw,metadata,sorted,assets/<name>}
+//	sessions/<session-id>/metadata/docdb.json  the session's DocDB record
 //	sessions/<any other name of a session>  -> <session-id>
 //	subjects/<subject-id>/<session-id>      -> ../../sessions/<session-id>
 //	assets/<asset-uuid>/                     any asset's files by catalog ID
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aind/aindfs/docdb"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 )
@@ -40,6 +42,8 @@ type Resolver interface {
 	SubjectSessions(ctx context.Context, subj resolve.Subject) ([]resolve.Session, error)
 	AssetByID(ctx context.Context, id string) (resolve.Asset, error)
 	KnownSessions(ctx context.Context) []resolve.Session
+	// Record is the session's DocDB record; ok is false when it has none.
+	Record(ctx context.Context, s resolve.Session) (rec docdb.Record, ok bool, err error)
 }
 
 var _ Resolver = (*resolve.Resolver)(nil)

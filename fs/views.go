@@ -34,6 +34,16 @@ type Folder struct {
 	Assets []resolve.Asset
 	// ModTime is the folder's modification time (the asset's creation).
 	ModTime time.Time
+	// Made are files the tree makes, shown among the objects (such as
+	// metadata/docdb.json); one hides an object of its name.
+	Made []MadeFile
+}
+
+// MadeFile is a file whose bytes the tree makes.
+type MadeFile struct {
+	Name    string
+	Data    []byte
+	ModTime time.Time
 }
 
 // defaultViews are the folders of every session folder, unless
@@ -78,14 +88,16 @@ func rawFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool
 	return f, true, nil
 }
 
-// metadataFolder is the top-level *.json files of the raw folder.
+// metadataFolder is the top-level *.json files of the raw folder, and the
+// session's DocDB record as docdb.json when it has one.
 func metadataFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 	files, dir, err := r.MetadataFiles(ctx, s)
-	if err != nil {
-		if isNotFound(err) {
-			return Folder{}, false, nil
-		}
+	if err != nil && !isNotFound(err) {
 		return Folder{}, false, err
+	}
+	record, hasRecord := recordFile(ctx, r, s)
+	if err != nil && !hasRecord {
+		return Folder{}, false, nil
 	}
 	if files == nil {
 		files = []store.ObjectInfo{}
@@ -93,6 +105,9 @@ func metadataFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder,
 	f := Folder{Location: dir, Only: files, ModTime: s.DT()}
 	if a, err := r.RawAsset(ctx, s); err == nil && !a.Created.IsZero() {
 		f.ModTime = a.Created
+	}
+	if hasRecord {
+		f.Made = append(f.Made, record)
 	}
 	return f, true, nil
 }

@@ -110,7 +110,10 @@ folder or a parent, then the home folder; variables already set win):
   CODE_OCEAN_DOMAIN      default https://codeocean.allenneuraldynamics.org
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...  the AWS SDK's usual chain;
                          without credentials, S3 is read anonymously
-  AINDFS_BUCKETS         comma-separated buckets to probe for raw data`,
+  AINDFS_BUCKETS         comma-separated buckets to probe for raw data
+  AINDFS_DOCDB_URL       AIND's metadata database, default
+                         https://api.allenneuraldynamics.org; off turns it off;
+                         file://PATH reads records from a local JSON file`,
 		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

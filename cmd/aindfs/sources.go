@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aind/aindfs/codeocean"
+	"github.com/aind/aindfs/docdb"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 	"github.com/spf13/cobra"
@@ -34,7 +35,7 @@ type sourceFlags struct {
 
 func (f *sourceFlags) register(cmd *cobra.Command, dataDefault string) {
 	cmd.Flags().StringVar(&f.dataDir, "data", dataDefault, "folder of attached asset folders, named by asset name (as a capsule's /data)")
-	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only --data: no Code Ocean, no S3")
+	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only --data (and a file:// AINDFS_DOCDB_URL): no Code Ocean, DocDB or S3")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", defaultCacheSize, "memory for cached file blocks (e.g. 512MiB, 4GiB)")
 }
 
@@ -102,9 +103,40 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 	if src.catalog != nil {
 		rcfg.Catalog = src.catalog
 	}
+	records, describeRecords, err := g.openRecords(f.offline)
+	if err != nil {
+		return nil, err
+	}
+	rcfg.Records = records
 	src.resolver = resolve.New(rcfg)
-	g.log.Info("sources", "data", orNone(f.dataDir), "code_ocean", src.describeCatalog(), "s3", !f.offline, "cache", f.cacheSize)
+	g.log.Info("sources", "data", orNone(f.dataDir), "code_ocean", src.describeCatalog(), "docdb", describeRecords,
+		"s3", !f.offline, "cache", f.cacheSize)
 	return src, nil
+}
+
+// openRecords returns DocDB as AINDFS_DOCDB_URL says: the public API by
+// default, none for "off" or --offline, or, for file://PATH, the records of
+// a local file (a network is not needed, so --offline keeps it).
+func (g *globals) openRecords(offline bool) (resolve.Records, string, error) {
+	u, on := docdb.URLFromEnv(os.Getenv)
+	if !on {
+		return nil, "off", nil
+	}
+	if path, ok := strings.CutPrefix(u, "file://"); ok {
+		f, err := docdb.OpenFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", docdb.URLVar, err)
+		}
+		return f, u, nil
+	}
+	if offline {
+		return nil, "off (offline)", nil
+	}
+	c, err := docdb.New(docdb.Config{URL: u, Logger: g.log})
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", docdb.URLVar, err)
+	}
+	return c, c.URL(), nil
 }
 
 // Close ends the resolver's lookups and the store's reads; call it when the

@@ -1,6 +1,7 @@
 // Package sample serves the bundled sample of testdata/ to tests and
 // benchmarks: its capsule data folder, its S3 layout (testdata/s3.json) loaded
-// into an in-process S3 server, and its catalog in a fake Code Ocean.
+// into an in-process S3 server, its catalog in a fake Code Ocean and its
+// records in a fake DocDB.
 package sample
 
 import (
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/aind/aindfs/codeocean/fake"
+	dbfake "github.com/aind/aindfs/docdb/fake"
 	"github.com/aind/aindfs/store"
 	"github.com/aind/aindfs/store/s3test"
 )
@@ -110,6 +112,26 @@ func CodeOcean(token string) (*fake.Server, error) {
 		return nil, err
 	}
 	return co, nil
+}
+
+// DocDBRecords is the sample's DocDB records file, testdata/docdb/records.json.
+func DocDBRecords() string { return filepath.Join(Dir(), "docdb", "records.json") }
+
+// DocDB returns a fake DocDB holding the sample's records.
+func DocDB(opts dbfake.Options) (*dbfake.Server, error) {
+	data, err := os.ReadFile(DocDBRecords())
+	if err != nil {
+		return nil, err
+	}
+	var recs []json.RawMessage
+	if err := json.Unmarshal(data, &recs); err != nil {
+		return nil, fmt.Errorf("%s: %w", DocDBRecords(), err)
+	}
+	srv := dbfake.New(opts)
+	for _, r := range recs {
+		srv.Add(r)
+	}
+	return srv, nil
 }
 
 // RequireFUSE stops a test that cannot mount: a failure under CI (CI=true),
