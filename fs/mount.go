@@ -71,6 +71,7 @@ type Mount struct {
 	stop    context.CancelFunc // cancels every request in flight
 	stopped chan struct{}      // closed when the server has stopped serving
 	dev     uint64             // device number of the mount, for the FUSE control files
+	root    *dirNode           // the top folder, for Refresh
 
 	unmountOnce sync.Once // the first Unmount unmounts; later ones wait for it
 	unmountErr  error     // its result
@@ -137,7 +138,7 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		stop()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	m := &Mount{Dir: dir, server: server, state: state, log: t.log, stop: stop, stopped: make(chan struct{})}
+	m := &Mount{Dir: dir, server: server, state: state, log: t.log, stop: stop, stopped: make(chan struct{}), root: root}
 	go func() {
 		defer close(m.stopped)
 		server.Serve()

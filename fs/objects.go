@@ -22,6 +22,7 @@ type objectDir struct {
 
 	mu      sync.Mutex
 	current *listing // done or under way; nil before the first and after a failed one
+	fixed   bool     // current was given (setEntries), not listed
 }
 
 func (d *objectDir) Name() string { return base(d.path) }
@@ -54,7 +55,7 @@ func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
 	l.add(entries)
 	l.finish(nil)
 	d.mu.Lock()
-	d.current = l
+	d.current, d.fixed = l, true
 	d.mu.Unlock()
 	return entries
 }

@@ -135,3 +135,22 @@ func (m *memo[K, V]) len() int {
 	defer m.mu.Unlock()
 	return len(m.entries)
 }
+
+// forget drops the finished answers and failures whose key match accepts,
+// so that the next caller asks again; lookups in flight finish as they are.
+func (m *memo[K, V]) forget(match func(K) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, e := range m.entries {
+		select {
+		case <-e.done:
+			if match(k) {
+				delete(m.entries, k)
+				n++
+			}
+		default:
+		}
+	}
+	return n
+}

@@ -46,7 +46,9 @@ Once the mount serves, "aindfs: serving MOUNTPOINT" is printed on stderr (and
 READY sent to systemd when it started aindfs, STOPPING when it unmounts).
 With --background the command returns at that moment, leaving the mount in
 its own process; it fails instead, with the reason, if the mount could not
-be made. SIGUSR2 steps the log level: debug, info, warn, error, debug, ...`,
+be made. SIGUSR2 steps the log level: debug, info, warn, error, debug, ...
+SIGHUP forgets what was learnt of sessions (answers, listings; not file
+contents, which never change), so that an asset made since shows up.`,
 		Example: `  aindfs mount ~/sessions
   aindfs mount --data /data --cache-size 4GiB /root/capsule/sessions
   aindfs mount --data testdata/data --offline ./mnt
@@ -94,11 +96,13 @@ be made. SIGUSR2 steps the log level: debug, info, warn, error, debug, ...`,
 			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
 				"s3", !src.offline, "cache", src.cacheSize, "direct_io", directIO, "allow_other", allowOther)
 			g.stepLogLevelOnSignal(ctx)
+			g.refreshOnSignal(ctx, sources.resolver, m)
 			g.serving(m.Dir)
 			return serveUntilDone(ctx, stop, g.log, m.Dir, m)
 		},
 	}
 	src.register(cmd, defaultDataDir())
+	src.registerTTLs(cmd)
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	cmd.Flags().StringVar(&readAhead, "read-ahead", formatSize(fs.DefaultReadAhead), "how far the kernel reads ahead of a sequential reader")
 	cmd.Flags().StringVar(&directIO, "direct-io", formatSize(fs.DefaultDirectIO), "files of at least this size bypass the kernel's page cache and are served from the block cache alone: faster cold reads in large pieces, slower reads a few KiB at a time; off: none do")

@@ -101,6 +101,8 @@ func TestMountUsageErrors(t *testing.T) {
 		{[]string{"mount", "--offline", "--cache-size", "big", t.TempDir()}, "--cache-size"},
 		{[]string{"mount", "--offline", "--direct-io", "never", t.TempDir()}, `--direct-io "never"`},
 		{[]string{"mount", "--offline", "--direct-io", "0", t.TempDir()}, `--direct-io "0"`},
+		{[]string{"mount", "--offline", "--metadata-ttl", "-1m", t.TempDir()}, "--metadata-ttl -1m0s"},
+		{[]string{"mount", "--offline", "--negative-ttl", "soon", t.TempDir()}, `invalid argument "soon" for "--negative-ttl"`},
 	}
 	for _, tt := range tests {
 		code, _, errOut := runCLI(t, tt.args...)

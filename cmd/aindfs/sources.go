@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/docdb"
@@ -31,6 +32,15 @@ type sourceFlags struct {
 	dataDir   string
 	offline   bool
 	cacheSize string
+	// How long answers and failures are remembered; zero: the resolver's
+	// defaults. Set by mount (registerTTLs), which runs long enough to care.
+	metadataTTL, negativeTTL time.Duration
+}
+
+// registerTTLs adds the flags of how long answers are remembered.
+func (f *sourceFlags) registerTTLs(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.metadataTTL, "metadata-ttl", resolve.DefaultAnswerTTL, "how long answers about sessions and listings are remembered (SIGHUP forgets them at once)")
+	cmd.Flags().DurationVar(&f.negativeTTL, "negative-ttl", resolve.DefaultFailureTTL, "how long a failed or empty lookup is remembered before it is tried again")
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command, dataDefault string) {
@@ -99,7 +109,11 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 		}
 	}
 	src.store = store.New(opts)
-	rcfg := resolve.Config{Objects: src.store, DataDir: f.dataDir, Buckets: buckets, Logger: g.log}
+	if f.metadataTTL < 0 || f.negativeTTL < 0 {
+		return nil, usageError{fmt.Errorf("--metadata-ttl %s, --negative-ttl %s: want positive durations such as 10m or 30s", f.metadataTTL, f.negativeTTL)}
+	}
+	rcfg := resolve.Config{Objects: src.store, DataDir: f.dataDir, Buckets: buckets, Logger: g.log,
+		AnswerTTL: f.metadataTTL, FailureTTL: f.negativeTTL}
 	if src.catalog != nil {
 		rcfg.Catalog = src.catalog
 	}
