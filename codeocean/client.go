@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -92,6 +93,10 @@ type Client struct {
 	retry    Retry
 	timeout  time.Duration
 	maxPages int
+
+	// oldSearch: the server refused a search's optional fields once, so
+	// searches with a Fallback go straight to it.
+	oldSearch atomic.Bool
 }
 
 // New returns a client for cfg. A missing token is not an error here (the
@@ -222,7 +227,7 @@ func (c *Client) GetDataAsset(ctx context.Context, id string) (DataAsset, error)
 func (c *Client) SearchPage(ctx context.Context, p SearchParams) (SearchResults, error) {
 	var r SearchResults
 	version := baseVersion
-	if p.NextToken != "" || len(p.Filters) > 0 {
+	if !p.NextToken.IsZero() || len(p.Filters) > 0 {
 		version = searchVersion
 	}
 	err := c.do(ctx, call{
@@ -238,10 +243,37 @@ func (c *Client) SearchPage(ctx context.Context, p SearchParams) (SearchResults,
 
 // SearchDataAssets returns every asset a search finds, following next_token
 // (or offset, for servers that send no token) until has_more is false. Assets
-// seen on an earlier page are not repeated. A server that keeps saying
-// has_more past MaxSearchPages pages, repeats a token, or says has_more with
-// an empty page is an error rather than an endless loop.
+// seen on an earlier page are not repeated. Each page has its own time budget
+// (Retry.MaxElapsed): a large page from a loaded server is slow, not failed,
+// and a stalled server still ends the search within one budget. A server that
+// keeps saying has_more past MaxSearchPages pages, repeats a token, or says
+// has_more with an empty page is an error rather than an endless loop.
+//
+// A search with a Fallback that the server refuses as a bad request (a
+// server older than the search's fields) is asked again as its Fallback, and
+// this client asks every later such search that way at once.
 func (c *Client) SearchDataAssets(ctx context.Context, p SearchParams) ([]DataAsset, error) {
+	if p.Fallback == nil {
+		return c.searchAll(ctx, p)
+	}
+	fallback := *p.Fallback
+	if fallback.Limit == 0 {
+		fallback.Limit = p.Limit
+	}
+	if !c.oldSearch.Load() {
+		all, err := c.searchAll(ctx, p)
+		var apiErr *APIError
+		if err == nil || !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest {
+			return all, err
+		}
+		c.oldSearch.Store(true)
+		c.log.InfoContext(ctx, "code ocean refused a search's fields; asking in query form from now on",
+			"search", p.summary(), "instead", fallback.summary(), "cause", err.Error())
+	}
+	return c.searchAll(ctx, fallback)
+}
+
+func (c *Client) searchAll(ctx context.Context, p SearchParams) ([]DataAsset, error) {
 	if p.Limit <= 0 || p.Limit > searchPageSize {
 		p.Limit = searchPageSize
 	}
@@ -269,45 +301,20 @@ func (c *Client) SearchDataAssets(ctx context.Context, p SearchParams) ([]DataAs
 			return all, nil
 		}
 		switch {
-		case r.NextToken != "":
-			if tokens[r.NextToken] {
+		case !r.NextToken.IsZero():
+			if tokens[r.NextToken.Value] {
 				return nil, fmt.Errorf("code ocean search %s: page %d repeats an earlier next_token: the server is paging in circles", p.querySummary(), page)
 			}
-			tokens[r.NextToken] = true
+			tokens[r.NextToken.Value] = true
 			p.NextToken, p.Offset = r.NextToken, 0
 		case len(r.Results) == 0:
 			return nil, fmt.Errorf("code ocean search %s: page %d is empty but says has_more without a next_token", p.querySummary(), page)
 		default:
 			// Older servers page by offset only.
 			p.Offset += len(r.Results)
-			p.NextToken = ""
+			p.NextToken = PageToken{}
 		}
 	}
-}
-
-// AttachDataAssets attaches assets to a capsule (a write: never retried).
-func (c *Client) AttachDataAssets(ctx context.Context, capsuleID string, assets []Attachment) ([]AttachResult, error) {
-	if err := checkID("capsule", capsuleID); err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(assets))
-	for i, a := range assets {
-		if err := checkID("data asset", a.ID); err != nil {
-			return nil, err
-		}
-		ids[i] = a.ID
-	}
-	if assets == nil {
-		assets = []Attachment{}
-	}
-	var r []AttachResult
-	err := c.do(ctx, call{
-		method:  http.MethodPost,
-		path:    "capsules/" + url.PathEscape(capsuleID) + "/data_assets",
-		body:    assets,
-		summary: "assets " + strings.Join(ids, ","),
-	}, &r)
-	return r, err
 }
 
 // checkID refuses IDs that would address another endpoint, before any request.
@@ -336,7 +343,7 @@ func (p SearchParams) summary() string {
 	if p.Offset > 0 {
 		add("offset", fmt.Sprint(p.Offset))
 	}
-	if p.NextToken != "" {
+	if !p.NextToken.IsZero() {
 		add("next_token", "set")
 	}
 	add("type", p.Type)

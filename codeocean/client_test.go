@@ -350,7 +350,7 @@ func TestPersistentConnectionFailure(t *testing.T) {
 func TestWritesAreNotRetried(t *testing.T) {
 	s := start(t, catalog(2), fake.Options{})
 	s.srv.FailNext(1, fake.Fault{Status: 503})
-	_, err := s.client.AttachDataAssets(context.Background(), "capsule-1", []codeocean.Attachment{{ID: catalog(2)[0].ID}})
+	_, err := s.client.AttachBatch(context.Background(), codeocean.Target{Capsule: "capsule-1"}, []codeocean.Attachment{{ID: catalog(2)[0].ID}})
 	var apiErr *codeocean.APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != 503 {
 		t.Fatalf("err = %v, want the 503", err)
@@ -383,7 +383,7 @@ func TestAuthAndScopeErrors(t *testing.T) {
 			return err
 		}, 403, codeocean.ErrForbidden, []string{"403", `"Datasets: Read"`, `query "tag:raw"`}},
 		{"no capsule write", readOnly, func(c *codeocean.Client) error {
-			_, err := c.AttachDataAssets(context.Background(), "cap-9", []codeocean.Attachment{{ID: asset.ID}})
+			_, err := c.AttachBatch(context.Background(), codeocean.Target{Capsule: "cap-9"}, []codeocean.Attachment{{ID: asset.ID}})
 			return err
 		}, 403, codeocean.ErrForbidden, []string{"403", "Capsules read & write", "Data Assets read & write", "capsules/cap-9/data_assets", asset.ID}},
 		{"unknown asset", token, func(c *codeocean.Client) error {
@@ -564,7 +564,7 @@ func TestAttach(t *testing.T) {
 	as := catalog(3)
 	s := start(t, as, fake.Options{})
 	ctx := context.Background()
-	res, err := s.client.AttachDataAssets(ctx, "cap-1", []codeocean.Attachment{{ID: as[0].ID}, {ID: as[1].ID, Mount: "sorted"}})
+	res, err := s.client.AttachBatch(ctx, codeocean.Target{Capsule: "cap-1"}, []codeocean.Attachment{{ID: as[0].ID}, {ID: as[1].ID, Mount: "sorted"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +574,7 @@ func TestAttach(t *testing.T) {
 	if got := s.srv.Attached("cap-1"); len(got) != 2 || got[1].Mount != "sorted" {
 		t.Errorf("capsule holds %+v", got)
 	}
-	_, err = s.client.AttachDataAssets(ctx, "cap-1", []codeocean.Attachment{{ID: "nope"}})
+	_, err = s.client.AttachBatch(ctx, codeocean.Target{Capsule: "cap-1"}, []codeocean.Attachment{{ID: "nope"}})
 	if !errors.Is(err, codeocean.ErrNotFound) {
 		t.Errorf("attaching an unknown asset: %v", err)
 	}

@@ -96,7 +96,7 @@ func TestBaseURL(t *testing.T) {
 }
 
 func TestSearchSummarySaysWhatWasAsked(t *testing.T) {
-	p := SearchParams{Query: "subject id:676909", Limit: 100, Offset: 200, NextToken: "opaque-secretish", Type: "dataset"}
+	p := SearchParams{Query: "subject id:676909", Limit: 100, Offset: 200, NextToken: PageToken{Value: "opaque-secretish"}, Type: "dataset"}
 	got := p.summary()
 	want := `query "subject id:676909" limit=100 offset=200 next_token=set type=dataset`
 	if got != want {

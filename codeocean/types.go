@@ -7,6 +7,7 @@ package codeocean
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -206,18 +207,33 @@ func (a DataAsset) Metadata(key string) string {
 // SearchParams are the fields of POST data_assets/search. Zero values are
 // omitted; the server treats absent and null alike.
 type SearchParams struct {
-	Query     string   `json:"query,omitempty"`
-	Offset    int      `json:"offset,omitempty"`
-	Limit     int      `json:"limit,omitempty"`
-	NextToken string   `json:"next_token,omitempty"`
-	SortField string   `json:"sort_field,omitempty"` // created, type, name, size
-	SortOrder string   `json:"sort_order,omitempty"` // asc, desc
-	Type      string   `json:"type,omitempty"`
-	Ownership string   `json:"ownership,omitempty"`
-	Origin    string   `json:"origin,omitempty"`
-	Favorite  *bool    `json:"favorite,omitempty"`
-	Archived  *bool    `json:"archived,omitempty"`
-	Filters   []Filter `json:"filters,omitempty"`
+	Query     string    `json:"query,omitempty"`
+	Offset    int       `json:"offset,omitempty"`
+	Limit     int       `json:"limit,omitempty"`
+	NextToken PageToken `json:"next_token,omitzero"`
+	SortField string    `json:"sort_field,omitempty"` // created, type, name, size
+	SortOrder string    `json:"sort_order,omitempty"` // asc, desc
+	Type      string    `json:"type,omitempty"`
+	Ownership string    `json:"ownership,omitempty"`
+	Origin    string    `json:"origin,omitempty"`
+	Favorite  *bool     `json:"favorite,omitempty"`
+	Archived  *bool     `json:"archived,omitempty"`
+	Filters   []Filter  `json:"filters,omitempty"`
+
+	// Fallback is the same question for servers too old for this one's
+	// fields (filters need 3.1): SearchDataAssets asks it instead when the
+	// server refuses. It is never sent.
+	Fallback *SearchParams `json:"-"`
+}
+
+// MetadataSearch asks for the assets whose custom metadata key has value: an
+// exact filter where the server has filters, else the query form key:value,
+// which older servers take as a field term.
+func MetadataSearch(key, value string) SearchParams {
+	return SearchParams{
+		Filters:  []Filter{{Key: key, Value: value}},
+		Fallback: &SearchParams{Query: key + ":" + value},
+	}
 }
 
 // Filter narrows a search by a field's value, values or range.
@@ -239,10 +255,70 @@ type Range struct {
 type SearchResults struct {
 	HasMore   bool        `json:"has_more"`
 	Results   []DataAsset `json:"results"`
-	NextToken string      `json:"next_token,omitempty"`
+	NextToken PageToken   `json:"next_token,omitzero"`
 }
 
-// Attachment asks for one data asset to be attached to a capsule.
+// PageToken is a search's next_token as the server sent it: a string in the
+// official SDK's model, a number in one version of the published docs. It
+// goes back to the server in the form it came in.
+type PageToken struct {
+	Value  string // the token's text (a number's digits as sent)
+	Number bool   // it came as a JSON number
+}
+
+// IsZero reports that there is no token.
+func (t PageToken) IsZero() bool { return t.Value == "" }
+
+func (t PageToken) String() string { return t.Value }
+
+// MarshalJSON writes the token as it came: a string or a number.
+func (t PageToken) MarshalJSON() ([]byte, error) {
+	if t.Number {
+		return []byte(t.Value), nil
+	}
+	return json.Marshal(t.Value)
+}
+
+// UnmarshalJSON accepts a string, a number and null.
+func (t *PageToken) UnmarshalJSON(b []byte) error {
+	*t = PageToken{}
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &t.Value)
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("next_token %s: neither a string nor a number", b)
+	}
+	*t = PageToken{Value: n.String(), Number: true}
+	return nil
+}
+
+// Computation is a run of a capsule; a cloud workstation is one that runs
+// while someone works in it. Unknown fields are ignored.
+type Computation struct {
+	ID               string          `json:"id"`
+	Created          Time            `json:"created"`
+	Name             string          `json:"name"`
+	RunTime          Int             `json:"run_time"`
+	State            string          `json:"state"` // initializing, running, finalizing, completed, failed
+	CloudWorkstation bool            `json:"cloud_workstation"`
+	EndStatus        string          `json:"end_status,omitempty"` // succeeded, failed, stopped
+	HasResults       bool            `json:"has_results"`
+	DataAssets       []AttachedAsset `json:"data_assets"`
+}
+
+// AttachedAsset is a data asset attached to a computation, at /data/<Mount>.
+type AttachedAsset struct {
+	ID    string `json:"id"`
+	Mount string `json:"mount"`
+}
+
+// Attachment asks for one data asset to be attached to a capsule or a
+// running computation.
 type Attachment struct {
 	ID    string `json:"id"`
 	Mount string `json:"mount,omitempty"`

@@ -208,3 +208,35 @@ func TestSearchParamsOmitUnsetFields(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+func TestPageTokenKeepsItsForm(t *testing.T) {
+	tests := []struct {
+		in, value, back string
+	}{
+		{`"eyJvIjoxMDB9"`, "eyJvIjoxMDB9", `"eyJvIjoxMDB9"`},
+		{`100`, "100", `100`},
+		{`12345678901234567890`, "12345678901234567890", `12345678901234567890`},
+		{`null`, "", `""`},
+	}
+	for _, tt := range tests {
+		var r SearchResults
+		if err := json.Unmarshal([]byte(`{"has_more": true, "results": [], "next_token": `+tt.in+`}`), &r); err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		if r.NextToken.Value != tt.value {
+			t.Errorf("%s: token %q, want %q", tt.in, r.NextToken.Value, tt.value)
+		}
+		b, _ := json.Marshal(SearchParams{NextToken: r.NextToken})
+		want := `{"next_token":` + tt.back + `}`
+		if tt.value == "" {
+			want = `{}`
+		}
+		if string(b) != want {
+			t.Errorf("%s: sent back as %s, want %s", tt.in, b, want)
+		}
+	}
+	var r SearchResults
+	if err := json.Unmarshal([]byte(`{"next_token": {"x": 1}}`), &r); err == nil {
+		t.Error("an object taken for a next_token")
+	}
+}

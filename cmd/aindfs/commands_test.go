@@ -194,8 +194,9 @@ func TestAttach(t *testing.T) {
 
 func TestAttachNeedsCapsuleAndToken(t *testing.T) {
 	t.Setenv("CO_CAPSULE_ID", "")
+	t.Setenv("CO_COMPUTATION_ID", "")
 	code, _, errOut := runCLI(t, "attach", sampleID)
-	if code != exitUsage || !strings.Contains(errOut, "no capsule: give --capsule ID or set CO_CAPSULE_ID") {
+	if code != exitUsage || !strings.Contains(errOut, "nothing to attach to: give --computation ID or --capsule ID") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 	t.Setenv("CODE_OCEAN_API_TOKEN", "")

@@ -1,9 +1,16 @@
 // Package fake is an in-process Code Ocean server for tests and demos,
-// faithful to the parts of the REST API aindfs uses: Basic auth, data assets
-// by ID, paged search with the query syntax (see parseQuery), attaching to
-// capsules. It can add latency, answer 429 or 5xx, hang
-// up, and page the way older servers did; it logs every request so tests can
-// count what a lookup cost.
+// faithful to the parts of the REST API aindfs uses, and as strict as the
+// real one where it refuses: Basic auth and scopes, data assets by ID, paged
+// search with the query syntax (see parseQuery) and filters, computations
+// with their attached assets, attaching to capsules and to running
+// computations (a whole request refused when one asset is, with a JSON array
+// of refusals; no capsule attach while one of its computations runs; at most
+// 100 assets a request; folders that appear a while after attaching), and a
+// server version that refuses a higher Min-Server-Version. It can add
+// latency, answer 429 or 5xx, hang up, answer with a proxy's HTML page or
+// echo the request's headers, and page the way older servers did or with
+// numeric tokens; it logs every request so tests can count what a lookup
+// cost.
 package fake
 
 import (
@@ -13,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -52,7 +60,29 @@ type Options struct {
 	// match nothing, as a stand-in for the real server's unreliable long
 	// name queries.
 	NameQueryMaxLen int
+	// ServerVersion is the version the server says it is ("x.y.z", default
+	// DefaultServerVersion). A request whose Min-Server-Version is malformed
+	// or higher is refused with 400. Below 3.1 the server pages by offset
+	// only, below 4.2 it cannot attach to computations.
+	ServerVersion string
+	// NumericNextToken sends next_token as a JSON number, as one version of
+	// the published docs describes it, and wants it back as one.
+	NumericNextToken bool
+	// HTMLErrors answers every error with an HTML page, as a proxy or gateway
+	// in front of the API does, instead of the API's JSON.
+	HTMLErrors bool
+	// MountDelay is how long an asset attached to a running computation takes
+	// to appear: until then its attach answer says ready false, and its
+	// folder is not in DataDir.
+	MountDelay time.Duration
+	// DataDir, when set, is the running computations' /data: an attached
+	// asset's folder <DataDir>/<mount> is made once it is mounted.
+	DataDir string
 }
+
+// DefaultServerVersion is the version a fake says it is unless told: the
+// one the official SDK (0.16) asks for.
+const DefaultServerVersion = "4.6.0"
 
 // Fault is an injected failure.
 type Fault struct {
@@ -61,6 +91,10 @@ type Fault struct {
 	RetryAfter string        // Retry-After header value; empty sends none
 	Hangup     bool          // close the connection without answering instead
 	Delay      time.Duration // stall this long first (or until the client gives up)
+	HTML       bool          // answer with an HTML page, as a proxy does
+	// EchoHeaders puts the request's headers (Authorization included) in the
+	// message, as some proxies' error pages do.
+	EchoHeaders bool
 }
 
 // Request is one logged request.
@@ -70,6 +104,8 @@ type Request struct {
 	Query  string // raw query string
 	Body   string // request body as sent
 	Status int    // status answered; 0 when the fake hung up
+	// MinServerVersion is the request's Min-Server-Version header.
+	MinServerVersion string
 }
 
 // Server is a fake Code Ocean. It implements http.Handler; the zero value is
@@ -77,16 +113,18 @@ type Request struct {
 type Server struct {
 	opts Options
 
-	mu        sync.Mutex
-	assets    []entry
-	byID      map[string]int
-	metaKeys  map[string]bool // lower-case custom-metadata keys in the catalog
-	attached  map[string][]codeocean.AttachResult
-	jobs      int
-	faults    []Fault
-	faultHook func(Request) *Fault
-	latency   time.Duration
-	log       []Request
+	mu           sync.Mutex
+	assets       []entry
+	byID         map[string]int
+	metaKeys     map[string]bool                     // lower-case custom-metadata keys in the catalog
+	attached     map[string][]codeocean.AttachResult // by capsule ID
+	computations map[string]*computation
+	version      [3]int
+	jobs         int
+	faults       []Fault
+	faultHook    func(Request) *Fault
+	latency      time.Duration
+	log          []Request
 }
 
 // entry is a catalog asset: parsed for matching, and its JSON as loaded, so
@@ -99,11 +137,20 @@ type entry struct {
 // New returns a server holding catalog.
 func New(catalog []codeocean.DataAsset, opts Options) *Server {
 	s := &Server{
-		opts:     opts,
-		byID:     map[string]int{},
-		metaKeys: map[string]bool{},
-		attached: map[string][]codeocean.AttachResult{},
-		latency:  opts.Latency,
+		opts:         opts,
+		byID:         map[string]int{},
+		metaKeys:     map[string]bool{},
+		attached:     map[string][]codeocean.AttachResult{},
+		computations: map[string]*computation{},
+		latency:      opts.Latency,
+	}
+	v := opts.ServerVersion
+	if v == "" {
+		v = DefaultServerVersion
+	}
+	var ok bool
+	if s.version, ok = parseVersion(v); !ok {
+		panic(fmt.Sprintf("fake: server version %q is not x.y.z", v))
 	}
 	for _, a := range catalog {
 		raw, err := json.Marshal(a)
@@ -276,19 +323,12 @@ func (s *Server) ResetLog() {
 	s.log = nil
 }
 
-// Attached returns the assets attached to a capsule, in attachment order.
-func (s *Server) Attached(capsuleID string) []codeocean.AttachResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.attached[capsuleID])
-}
-
 const apiPrefix = "/api/v1/"
 
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	req := Request{Method: r.Method, Query: r.URL.RawQuery, Body: string(body)}
+	req := Request{Method: r.Method, Query: r.URL.RawQuery, Body: string(body), MinServerVersion: r.Header.Get("Min-Server-Version")}
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
 		req.Status = rec.status
@@ -301,7 +341,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Path = strings.TrimSuffix(rel, "/")
 	if !ok {
 		req.Path = r.URL.Path
-		writeError(rec, http.StatusNotFound, "no such endpoint")
+		s.writeError(rec, http.StatusNotFound, "no such endpoint")
 		return
 	}
 
@@ -348,13 +388,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if msg == "" {
 			msg = http.StatusText(fault.Status)
 		}
-		writeError(rec, fault.Status, msg)
+		if fault.EchoHeaders {
+			var hs []string
+			for k, vs := range r.Header {
+				hs = append(hs, k+": "+strings.Join(vs, ", "))
+			}
+			sort.Strings(hs)
+			msg += " (request headers: " + strings.Join(hs, "; ") + ")"
+		}
+		if fault.HTML {
+			writeHTML(rec, fault.Status, msg)
+			return
+		}
+		s.writeError(rec, fault.Status, msg)
 		return
 	}
 
 	scope, ok := s.authorize(r)
 	if !ok {
-		writeError(rec, http.StatusUnauthorized, "invalid or missing access token")
+		s.writeError(rec, http.StatusUnauthorized, "invalid or missing access token")
+		return
+	}
+	if msg := s.checkVersion(r.Header.Get("Min-Server-Version")); msg != "" {
+		s.writeError(rec, http.StatusBadRequest, msg)
 		return
 	}
 	s.route(rec, r, req.Path, body, scope)
@@ -393,7 +449,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []
 	switch {
 	case len(parts) >= 1 && parts[0] == "data_assets":
 		if sc < scopeRead {
-			writeError(w, http.StatusForbidden, "insufficient scope: Datasets: Read is required")
+			s.writeError(w, http.StatusForbidden, "insufficient scope: Datasets: Read is required")
 			return
 		}
 		switch {
@@ -402,20 +458,33 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p string, body []
 		case len(parts) == 2 && r.Method == http.MethodGet:
 			s.getAsset(w, parts[1])
 		default:
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
+			s.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
 		}
 	case len(parts) == 3 && parts[0] == "capsules" && parts[2] == "data_assets":
 		if sc < scopeAll {
-			writeError(w, http.StatusForbidden, "insufficient permissions to modify this capsule")
+			s.writeError(w, http.StatusForbidden, "insufficient permissions to modify this capsule")
 			return
 		}
 		if r.Method != http.MethodPost {
-			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			s.writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 			return
 		}
-		s.attach(w, parts[1], body)
+		s.attachToCapsule(w, parts[1], body)
+	case len(parts) == 2 && parts[0] == "computations" && r.Method == http.MethodGet:
+		if sc < scopeRead {
+			s.writeError(w, http.StatusForbidden, "insufficient scope to read computations")
+			return
+		}
+		s.getComputation(w, parts[1])
+	case len(parts) == 3 && parts[0] == "computations" && parts[2] == "data_assets" && r.Method == http.MethodPost &&
+		!s.older("4.2.0"):
+		if sc < scopeAll {
+			s.writeError(w, http.StatusForbidden, "insufficient permissions to modify this computation")
+			return
+		}
+		s.attachToComputation(w, parts[1], body)
 	default:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
+		s.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, p))
 	}
 }
 
@@ -428,7 +497,7 @@ func (s *Server) getAsset(w http.ResponseWriter, id string) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
+		s.writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, raw)
@@ -436,18 +505,18 @@ func (s *Server) getAsset(w http.ResponseWriter, id string) {
 
 // searchRequest is DataAssetSearchParams; null decodes as absent.
 type searchRequest struct {
-	Query     string         `json:"query"`
-	Offset    *int           `json:"offset"`
-	Limit     *int           `json:"limit"`
-	NextToken string         `json:"next_token"`
-	SortField string         `json:"sort_field"`
-	SortOrder string         `json:"sort_order"`
-	Type      string         `json:"type"`
-	Ownership string         `json:"ownership"`
-	Origin    string         `json:"origin"`
-	Favorite  *bool          `json:"favorite"`
-	Archived  *bool          `json:"archived"`
-	Filters   []searchFilter `json:"filters"`
+	Query     string          `json:"query"`
+	Offset    *int            `json:"offset"`
+	Limit     *int            `json:"limit"`
+	NextToken json.RawMessage `json:"next_token"`
+	SortField string          `json:"sort_field"`
+	SortOrder string          `json:"sort_order"`
+	Type      string          `json:"type"`
+	Ownership string          `json:"ownership"`
+	Origin    string          `json:"origin"`
+	Favorite  *bool           `json:"favorite"`
+	Archived  *bool           `json:"archived"`
+	Filters   []searchFilter  `json:"filters"`
 }
 
 type searchFilter struct {
@@ -471,12 +540,12 @@ func (s *Server) search(w http.ResponseWriter, body []byte) {
 	var sr searchRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &sr); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid search parameters: "+err.Error())
+			s.writeError(w, http.StatusBadRequest, "invalid search parameters: "+err.Error())
 			return
 		}
 	}
 	if msg := sr.invalid(); msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
+		s.writeError(w, http.StatusBadRequest, msg)
 		return
 	}
 	limit := defaultLimit
@@ -488,13 +557,13 @@ func (s *Server) search(w http.ResponseWriter, body []byte) {
 		offset = *sr.Offset
 	}
 	fp := sr.fingerprint()
-	if sr.NextToken != "" && !s.opts.OffsetPagingOnly {
-		tok, ok := decodeToken(sr.NextToken)
-		if !ok || tok.Search != fp {
-			writeError(w, http.StatusBadRequest, "invalid next_token: it does not continue this search")
+	offsetOnly := s.opts.OffsetPagingOnly || s.older("3.1.0")
+	if t := bytes.TrimSpace(sr.NextToken); len(t) > 0 && string(t) != "null" && !offsetOnly {
+		var ok bool
+		if offset, ok = s.continueAt(t, fp); !ok {
+			s.writeError(w, http.StatusBadRequest, "invalid next_token: it does not continue this search")
 			return
 		}
-		offset = tok.Offset
 	}
 
 	s.mu.Lock()
@@ -514,7 +583,11 @@ func (s *Server) search(w http.ResponseWriter, body []byte) {
 	}
 	more := offset+limit < len(found)
 	answer := map[string]any{"has_more": more, "results": page}
-	if more && !s.opts.OffsetPagingOnly {
+	switch {
+	case !more || offsetOnly:
+	case s.opts.NumericNextToken:
+		answer["next_token"] = offset + limit
+	default:
 		answer["next_token"] = encodeToken(pageToken{Offset: offset + limit, Search: fp})
 	}
 	writeJSON(w, http.StatusOK, answer)
@@ -555,7 +628,7 @@ func (sr searchRequest) invalid() string {
 
 // fingerprint identifies a search apart from where its page starts.
 func (sr searchRequest) fingerprint() uint64 {
-	sr.Offset, sr.Limit, sr.NextToken = nil, nil, ""
+	sr.Offset, sr.Limit, sr.NextToken = nil, nil, nil
 	b, _ := json.Marshal(sr)
 	h := fnv.New64a()
 	h.Write(b)
@@ -565,6 +638,28 @@ func (sr searchRequest) fingerprint() uint64 {
 func encodeToken(t pageToken) string {
 	b, _ := json.Marshal(t)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// continueAt reads a request's next_token: in the form this server sends
+// (a string, or a number with NumericNextToken, never the other) and for the
+// search it continues. It returns the offset the page starts at.
+func (s *Server) continueAt(raw json.RawMessage, fp uint64) (int, bool) {
+	if s.opts.NumericNextToken {
+		var n int
+		if raw[0] == '"' || json.Unmarshal(raw, &n) != nil || n < 0 {
+			return 0, false
+		}
+		return n, true
+	}
+	var str string
+	if json.Unmarshal(raw, &str) != nil {
+		return 0, false
+	}
+	tok, ok := decodeToken(str)
+	if !ok || tok.Search != fp {
+		return 0, false
+	}
+	return tok.Offset, true
 }
 
 func decodeToken(s string) (pageToken, bool) {
@@ -665,46 +760,6 @@ func sortAssets(es []entry, field, order string) {
 	})
 }
 
-func (s *Server) attach(w http.ResponseWriter, capsuleID string, body []byte) {
-	var req []struct {
-		ID    string `json:"id"`
-		Mount string `json:"mount"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid body: want [{\"id\", \"mount\"}]: "+err.Error())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	results := make([]codeocean.AttachResult, 0, len(req))
-	for _, a := range req {
-		i, ok := s.byID[a.ID]
-		if !ok {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("data asset %s not found", a.ID))
-			return
-		}
-		asset := s.assets[i].asset
-		mount := a.Mount
-		if mount == "" {
-			mount = asset.Mount
-		}
-		s.jobs++
-		results = append(results, codeocean.AttachResult{
-			ID:         a.ID,
-			Mount:      mount,
-			MountState: "mounted",
-			JobID:      fmt.Sprintf("job-%d", s.jobs),
-			External:   asset.SourceBucket != nil && asset.SourceBucket.External,
-			Ready:      asset.State == "ready",
-		})
-	}
-	for _, res := range results {
-		list := slices.DeleteFunc(s.attached[capsuleID], func(x codeocean.AttachResult) bool { return x.ID == res.ID })
-		s.attached[capsuleID] = append(list, res)
-	}
-	writeJSON(w, http.StatusOK, results)
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -715,8 +770,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
+func (s *Server) writeError(w http.ResponseWriter, status int, msg string) {
+	if s.opts.HTMLErrors {
+		writeHTML(w, status, msg)
+		return
+	}
 	writeJSON(w, status, map[string]string{"message": msg})
+}
+
+// writeHTML answers as a proxy or gateway in front of the API does: a page
+// for people, not JSON.
+func writeHTML(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	title := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	fmt.Fprintf(w, "<!DOCTYPE html>\n<html>\n<head><title>%s</title>\n<style>body { font-family: sans-serif; }</style></head>\n<body>\n<center><h1>%s</h1></center>\n<p>%s</p>\n<hr><center>fake-proxy</center>\n</body>\n</html>\n",
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(msg))
 }
 
 // hangUp closes the connection without an answer, like a server that died.

@@ -409,3 +409,35 @@ func TestFaultsAndLog(t *testing.T) {
 		t.Error("log not reset")
 	}
 }
+
+func TestMinServerVersionIsEnforced(t *testing.T) {
+	srv := fake.New(sample(), fake.Options{Token: token, ServerVersion: "4.2.1"})
+	url := srv.Start(t) + "/api/v1/data_assets/a-raw"
+	tests := []struct {
+		header string
+		status int
+	}{
+		{"", 200}, {"3.0.0", 200}, {"4.2.1", 200}, {"4.2", 200},
+		{"4.3.0", 400}, {"5", 400}, {"4.x", 400}, {"v4.2.0", 400}, {"4.2.0.1", 400}, {"-1.0.0", 400},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.SetBasicAuth(token, "")
+		if tt.header != "" {
+			req.Header.Set("Min-Server-Version", tt.header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("Min-Server-Version %q: status %d, want %d (%v)", tt.header, resp.StatusCode, tt.status, m)
+		}
+		if tt.status == 400 && !strings.Contains(fmt.Sprint(m["message"]), tt.header) {
+			t.Errorf("Min-Server-Version %q: message %v does not name it", tt.header, m["message"])
+		}
+	}
+}
