@@ -27,17 +27,37 @@ type Asset struct {
 	Catalog *codeocean.DataAsset
 }
 
-// Ref is an asset as session.json shows it.
+// Ref is an asset as session.json shows it. What the catalog records
+// (tags, custom metadata, state, the S3 folder it names) is left out for
+// assets it does not know.
 type Ref struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Created string `json:"created"`
-	Type    string `json:"type,omitempty"`
+	ID             string            `json:"id"`
+	Name           string            `json:"name"`
+	Created        string            `json:"created"`
+	Type           string            `json:"type,omitempty"`
+	Tags           []string          `json:"tags,omitempty"`
+	CustomMetadata map[string]string `json:"custom_metadata,omitempty"`
+	State          string            `json:"state,omitempty"`
+	// Location is s3://bucket/prefix, for programs that read S3 directly.
+	Location string `json:"location,omitempty"`
 }
 
 // Ref returns the session.json form of a.
 func (a Asset) Ref() Ref {
-	return Ref{ID: a.ID, Name: a.Name, Created: a.Created.UTC().Format(time.RFC3339), Type: a.Type}
+	ref := Ref{ID: a.ID, Name: a.Name, Created: a.Created.UTC().Format(time.RFC3339), Type: a.Type}
+	if d := a.Catalog; d != nil {
+		ref.Tags, ref.State = d.Tags, d.State
+		if len(d.CustomMetadata) > 0 {
+			ref.CustomMetadata = make(map[string]string, len(d.CustomMetadata))
+			for k, v := range d.CustomMetadata {
+				ref.CustomMetadata[k] = string(v)
+			}
+		}
+	}
+	if sb := a.sourceBucket(); sb != nil {
+		ref.Location = store.S3(sb.Bucket, sb.Prefix).String()
+	}
+	return ref
 }
 
 // The most characters of a session ID used in a name: query; longer name

@@ -22,12 +22,17 @@ type Info struct {
 	Modalities      []string `json:"modalities"`
 	SortedDataAsset *Ref     `json:"sorted_data_asset"`
 	DataAssets      []Ref    `json:"data_assets"`
+	// SortedDataAssets are every sorting of the session, oldest first, and
+	// Sorters the sorters with one that did not fail.
+	SortedDataAssets []SortedRef `json:"sorted_data_assets"`
+	Sorters          []string    `json:"sorters"`
 }
 
 // Info gathers what session.json shows. A session with no raw asset, no raw
 // data and no asset at all is ErrNotFound, with what was searched.
 func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
-	info := Info{Identity: s.Identity(), Modalities: []string{}, DataAssets: []Ref{}}
+	info := Info{Identity: s.Identity(), Modalities: []string{}, DataAssets: []Ref{},
+		SortedDataAssets: []SortedRef{}, Sorters: []string{}}
 	assets, assetsErr := r.Assets(ctx, s)
 	if assetsErr != nil {
 		// With Code Ocean failing, the DocDB record still tells the raw
@@ -74,6 +79,7 @@ func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
 		ref := sorted.Ref()
 		info.SortedDataAsset = &ref
 	}
+	r.addSortings(ctx, s, &info)
 	r.remember(s)
 	return info, nil
 }
@@ -85,16 +91,25 @@ func (r *Resolver) list(ctx context.Context, dir store.URI) ([]store.ObjectInfo,
 	})
 }
 
-// Modalities returns the modalities recorded in the raw folder: its
-// sub-folder names, with the ecephys variants merged and metadata dropped.
-func (r *Resolver) Modalities(ctx context.Context, s Session) ([]string, error) {
+// rawEntries lists the top of the raw folder.
+func (r *Resolver) rawEntries(ctx context.Context, s Session) (store.URI, []store.ObjectInfo, error) {
 	dir, err := r.RawDataDir(ctx, s)
 	if err != nil {
-		return nil, err
+		return store.URI{}, nil, err
 	}
 	entries, err := r.list(ctx, dir)
 	if err != nil {
-		return nil, fmt.Errorf("modalities of %s: list %s: %w", s, dir, err)
+		return dir, nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return dir, entries, nil
+}
+
+// Modalities returns the modalities recorded in the raw folder: its
+// sub-folder names, with the ecephys variants merged and metadata dropped.
+func (r *Resolver) Modalities(ctx context.Context, s Session) ([]string, error) {
+	_, entries, err := r.rawEntries(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("modalities of %s: %w", s, err)
 	}
 	var out []string
 	for _, e := range entries {
@@ -114,13 +129,9 @@ func (r *Resolver) Modalities(ctx context.Context, s Session) ([]string, error) 
 // MetadataFiles returns the top-level *.json files of the raw folder, and
 // that folder.
 func (r *Resolver) MetadataFiles(ctx context.Context, s Session) ([]store.ObjectInfo, store.URI, error) {
-	dir, err := r.RawDataDir(ctx, s)
+	dir, entries, err := r.rawEntries(ctx, s)
 	if err != nil {
-		return nil, store.URI{}, err
-	}
-	entries, err := r.list(ctx, dir)
-	if err != nil {
-		return nil, dir, fmt.Errorf("metadata of %s: list %s: %w", s, dir, err)
+		return nil, dir, fmt.Errorf("metadata of %s: %w", s, err)
 	}
 	var out []store.ObjectInfo
 	for _, e := range entries {

@@ -27,6 +27,7 @@ type fakeObjects struct {
 	requests map[string]int    // "List s3", "Exists s3", ...
 	// existsErr, when set, is what every bucket probe fails with.
 	existsErr error
+	read      int64 // bytes handed out by ReadRange
 }
 
 func newFakeObjects(t *testing.T) *fakeObjects {
@@ -81,6 +82,13 @@ func (o *fakeObjects) Requests(kind string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.requests[kind]
+}
+
+// bytesRead is the number of bytes read from objects so far.
+func (o *fakeObjects) bytesRead() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.read
 }
 
 // S3Requests is the number of requests made to S3, of any kind.
@@ -170,6 +178,9 @@ func (o *fakeObjects) ReadRange(ctx context.Context, obj store.URI, etag string,
 		return nil, err
 	}
 	end := min(off+length, int64(len(data)))
+	o.mu.Lock()
+	o.read += end - off
+	o.mu.Unlock()
 	return io.NopCloser(bytes.NewReader(data[off:end])), nil
 }
 

@@ -102,6 +102,7 @@ type Resolver struct {
 	probes    *memo[string, store.URI]
 	locations *memo[string, store.URI]
 	verdicts  *memo[string, SortedAsset]
+	sortings  *memo[string, SortedAsset]
 	listings  *memo[store.URI, []store.ObjectInfo]
 
 	subjectRecs *memo[Subject, []docdb.Record]
@@ -167,6 +168,7 @@ func New(cfg Config) *Resolver {
 		probes:    newMemo[string, store.URI](answers),
 		locations: newMemo[string, store.URI](facts),
 		verdicts:  newMemo[string, SortedAsset](facts),
+		sortings:  newMemo[string, SortedAsset](facts),
 		listings:  newMemo[store.URI, []store.ObjectInfo](answers),
 		known:     known,
 
@@ -174,7 +176,7 @@ func New(cfg Config) *Resolver {
 		decided:     newMemo[Session, found](answers),
 		fullRecords: newMemo[Session, found](answers),
 	}
-	r.caches = []interface{ sweep() }{r.searches, r.byID, r.local, r.assets, r.raws, r.probes, r.locations, r.verdicts, r.listings,
+	r.caches = []interface{ sweep() }{r.searches, r.byID, r.local, r.assets, r.raws, r.probes, r.locations, r.verdicts, r.sortings, r.listings,
 		r.subjectRecs, r.decided, r.fullRecords}
 	go r.sweepEvery(cfg.SweepInterval)
 	return r
