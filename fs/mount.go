@@ -60,7 +60,14 @@ type MountOptions struct {
 	DirectIO int64
 	// Debug logs every FUSE request (at debug level).
 	Debug bool
+	// AllowNonEmpty mounts over a folder that holds files, hiding them
+	// until unmounted; otherwise such a folder is refused (ErrNotEmpty).
+	AllowNonEmpty bool
 }
+
+// ErrNotEmpty is returned (wrapped) by Mount for a mount point that holds
+// files, which the mount would hide.
+var ErrNotEmpty = errors.New("not empty")
 
 // Mount is a tree served at a folder.
 type Mount struct {
@@ -92,6 +99,9 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		return nil, fmt.Errorf("mount point: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("mount point %s: not a folder", dir)
+	}
+	if name, ok := firstEntry(dir); ok && !opts.AllowNonEmpty {
+		return nil, fmt.Errorf("mount point %s is %w (it holds %s): the mount would hide its files", dir, ErrNotEmpty, name)
 	}
 	if opts.ReadAhead <= 0 {
 		opts.ReadAhead = DefaultReadAhead
@@ -272,6 +282,20 @@ func clearStale(dir string, log *slog.Logger) error {
 		return fmt.Errorf("mount point %s holds a stale mount that cannot be cleared: %w", dir, err)
 	}
 	return nil
+}
+
+// firstEntry returns the name of an entry of folder dir, if it has one.
+func firstEntry(dir string) (string, bool) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	if len(names) == 0 {
+		return "", false
+	}
+	return names[0], true
 }
 
 // isMountPoint reports whether dir is the root of a mount: it lies on

@@ -24,6 +24,7 @@ func newMountCmd(g *globals) *cobra.Command {
 		maxBackground int
 		debugFUSE     bool
 		background    bool
+		allowNonEmpty bool
 	)
 	cmd := &cobra.Command{
 		Use:   "mount [flags] MOUNTPOINT",
@@ -40,7 +41,8 @@ Assets in --data are served from local disk; with a Code Ocean token and S3
 access the others are found in the catalog and streamed from S3 through the
 block cache (--cache-size). As root the kernel is asked directly; otherwise
 fusermount3 (package fuse3) is needed. A stale mount left at MOUNTPOINT by a
-process that died is cleared first.
+process that died is cleared first; a MOUNTPOINT that holds files is refused
+(the mount would hide them) unless --allow-non-empty.
 
 Once the mount serves, "aindfs: serving MOUNTPOINT" is printed on stderr (and
 READY sent to systemd when it started aindfs, STOPPING when it unmounts).
@@ -89,7 +91,11 @@ contents, which never change), so that an asset made since shows up.`,
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
 			m, err := tree.Mount(args[0], fs.MountOptions{
 				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: maxBackground, DirectIO: direct, Debug: debugFUSE,
+				AllowNonEmpty: allowNonEmpty,
 			})
+			if errors.Is(err, fs.ErrNotEmpty) {
+				return usageError{fmt.Errorf("%w; choose an empty folder, or pass --allow-non-empty", err)}
+			}
 			if err != nil {
 				return err
 			}
@@ -108,6 +114,7 @@ contents, which never change), so that an asset made since shows up.`,
 	cmd.Flags().StringVar(&directIO, "direct-io", formatSize(fs.DefaultDirectIO), "files of at least this size bypass the kernel's page cache and are served from the block cache alone: faster cold reads in large pieces, slower reads a few KiB at a time; off: none do")
 	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file")
 	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
+	cmd.Flags().BoolVar(&allowNonEmpty, "allow-non-empty", false, "mount over a folder that holds files, hiding them until unmounted")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd
 }

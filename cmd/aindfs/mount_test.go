@@ -111,3 +111,52 @@ func TestMountUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMountNonEmpty: a mount point that holds files is refused, naming one
+// of them and the flag, since the mount would hide them; with
+// --allow-non-empty it is mounted over, and its files are back once
+// unmounted.
+func TestMountNonEmpty(t *testing.T) {
+	sample.RequireFUSE(t)
+	data := sampleData(t)
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// In the background, so that a mount made by mistake cannot hang the test.
+	code, _, errOut := runCLI(t, "mount", "--background", "--offline", "--data", data, dir)
+	if code == 0 {
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	}
+	if code != exitUsage || !strings.Contains(errOut, "mount point "+dir+" is not empty (it holds notes.txt)") || !strings.Contains(errOut, "--allow-non-empty") {
+		t.Errorf("mount over a folder with a file: exit %d, stderr %q; want exit %d naming the file and --allow-non-empty", code, errOut, exitUsage)
+	}
+	if got, err := os.ReadFile(mine); err != nil || string(got) != "mine" {
+		t.Fatalf("after the refused mount: %q, %v", got, err)
+	}
+
+	var out, stderr logtest.Buffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run([]string{"mount", "--offline", "--allow-non-empty", "--data", data, dir}, &out, &stderr)
+	}()
+	waitServing(t, &stderr, exited, dir)
+	if _, err := os.Stat(mine); err == nil {
+		t.Error("the folder's own file is seen through the mount")
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("mount still running 10 s after SIGTERM: %s", stderr.String())
+	}
+	if got, err := os.ReadFile(mine); err != nil || string(got) != "mine" {
+		t.Errorf("after unmounting: %q, %v; want the folder's own file back", got, err)
+	}
+}
