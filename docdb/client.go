@@ -9,6 +9,7 @@ package docdb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -90,9 +91,27 @@ func New(cfg Config) (*Client, error) {
 		timeout:  cfg.Timeout,
 		maxPages: cfg.MaxPages,
 	}
-	if c.http == nil {
-		c.http = &http.Client{}
+	// A copy, so the redirect rule below is ours alone.
+	hc := http.Client{}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
 	}
+	next := hc.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		// Answers decide which files are served: a redirect may not lead
+		// where the base URL itself could not be.
+		if err := checkScheme(req.URL); err != nil {
+			return fmt.Errorf("%w to %s: %w", errRedirect, req.URL.Redacted(), err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	c.http = &hc
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -104,6 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	return c, nil
 }
+
+// errRedirect is a redirect refused: asking again would be refused again.
+var errRedirect = errors.New("refused redirect")
 
 // findURL turns a base address into the find endpoint's URL. Plain http is
 // refused unless the host is this machine: answers decide which files are
@@ -126,17 +148,26 @@ func findURL(base string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("docdb URL %q: must not hold credentials (reads need none)", u.Redacted())
 	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	case u.Scheme == "http":
-		return nil, fmt.Errorf("docdb URL %q: plain http is only for a server on this machine; use https", base)
-	default:
-		return nil, fmt.Errorf("docdb URL %q: scheme must be https", base)
+	if err := checkScheme(u); err != nil {
+		return nil, fmt.Errorf("docdb URL %q: %w", base, err)
 	}
 	u.RawQuery, u.Fragment, u.RawPath = "", "", ""
 	u.Path = strings.TrimSuffix(u.Path, "/") + findPath
 	return u, nil
+}
+
+// checkScheme accepts https, and plain http to this machine only (a test,
+// a local tunnel).
+func checkScheme(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme != "http":
+		return fmt.Errorf("scheme must be https, not %q", u.Scheme)
+	case !isLoopback(u.Hostname()):
+		return fmt.Errorf("plain http is only for a server on this machine (%s is not); use https", u.Hostname())
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -353,6 +354,7 @@ func TestBaseURL(t *testing.T) {
 		{"http://api.example.org", "", "plain http is only for a server on this machine"},
 		{"http://10.0.0.1", "", "plain http is only for a server on this machine"},
 		{"ftp://api.example.org", "", "scheme must be https"},
+		{"http://127.0.0.1.example.org", "", "plain http is only for a server on this machine"},
 		{"https://user:secret@api.example.org", "", "must not hold credentials"},
 		{"https://", "", "no host"},
 	}
@@ -464,5 +466,25 @@ func TestRecordDecoding(t *testing.T) {
 	var r docdb.Record
 	if err := json.Unmarshal([]byte(`["not","a","record"]`), &r); err == nil {
 		t.Error("an array decoded as a record")
+	}
+}
+
+func TestRedirectToPlainHTTPIsRefused(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Redirect(w, r, "http://api.example.org/v1/metadata_index/data_assets/find", http.StatusFound)
+	}))
+	defer srv.Close()
+	c, err := docdb.New(docdb.Config{URL: srv.URL, Retry: fastRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.SessionRecord(context.Background(), "x")
+	if err == nil || !strings.Contains(err.Error(), "refused redirect to http://api.example.org") {
+		t.Fatalf("err %v, want the redirect refused", err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("%d requests, want 1: a refused redirect is not retried", n)
 	}
 }

@@ -100,7 +100,7 @@ func (c *Client) attempt(ctx context.Context, target, ask string, n int, timeout
 			err = fmt.Errorf("no answer within %s: %w", timeout.Round(time.Millisecond), err)
 		}
 		c.log.DebugContext(ctx, "docdb request failed", "ask", ask, "attempt", n, "elapsed", time.Since(sent), "err", err.Error())
-		return nil, outcome{err: fail("%w", err), retry: retry.Transient(err)}
+		return nil, outcome{err: fail("%w", err), retry: retry.Transient(err) && !errors.Is(err, errRedirect)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))

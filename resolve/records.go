@@ -26,8 +26,9 @@ var recordFields = []string{"_id", "name", "created", "last_modified", "location
 
 // found is a record, or none.
 type found struct {
-	rec docdb.Record
-	ok  bool
+	rec   docdb.Record
+	ok    bool
+	whole bool // not projected: as Record returns it
 }
 
 // subjectRecords returns a subject's records, projected to recordFields.
@@ -49,8 +50,13 @@ func (r *Resolver) subjectRecords(ctx context.Context, subj Subject) ([]docdb.Re
 // otherwise. ok is false when DocDB is off, has no record, or failed (the
 // failure is logged once per lookup; the Code Ocean rules answer then).
 func (r *Resolver) sessionRecord(ctx context.Context, s Session) (docdb.Record, bool) {
+	f := r.decidingRecord(ctx, s)
+	return f.rec, f.ok
+}
+
+func (r *Resolver) decidingRecord(ctx context.Context, s Session) found {
 	if r.records == nil {
-		return docdb.Record{}, false
+		return found{}
 	}
 	f, err := r.decided.get(ctx, s, func(ctx context.Context) (found, error) {
 		recs, err := r.subjectRecords(ctx, s.Subject())
@@ -66,7 +72,7 @@ func (r *Resolver) sessionRecord(ctx context.Context, s Session) (docdb.Record, 
 		}
 		if rec, ok := docdb.Newest(mine); ok {
 			r.logRecord(s, rec, len(mine))
-			return found{rec, true}, nil
+			return found{rec: rec, ok: true}, nil
 		}
 		rec, ok, err := r.records.SessionRecord(ctx, s.ID())
 		if err != nil {
@@ -78,9 +84,12 @@ func (r *Resolver) sessionRecord(ctx context.Context, s Session) (docdb.Record, 
 		} else {
 			r.log.Debug("no docdb record of session", "session", s.ID())
 		}
-		return found{rec, ok}, nil
+		return found{rec: rec, ok: ok, whole: true}, nil
 	})
-	return f.rec, err == nil && f.ok
+	if err != nil {
+		return found{}
+	}
+	return f
 }
 
 func (r *Resolver) logRecord(s Session, rec docdb.Record, of int) {
@@ -94,16 +103,16 @@ func (r *Resolver) Record(ctx context.Context, s Session) (docdb.Record, bool, e
 	if r.records == nil {
 		return docdb.Record{}, false, nil
 	}
-	rec, ok := r.sessionRecord(ctx, s)
-	if !ok {
-		return docdb.Record{}, false, nil
+	d := r.decidingRecord(ctx, s)
+	if !d.ok || d.whole {
+		return d.rec, d.ok, nil
 	}
 	f, err := r.fullRecords.get(ctx, s, func(ctx context.Context) (found, error) {
-		full, ok, err := r.records.SessionRecord(ctx, rec.Name)
+		full, ok, err := r.records.SessionRecord(ctx, d.rec.Name)
 		if err != nil {
 			return found{}, fmt.Errorf("docdb record of %s: %w", s, err)
 		}
-		return found{full, ok}, nil
+		return found{rec: full, ok: ok, whole: true}, nil
 	})
 	return f.rec, f.ok, err
 }

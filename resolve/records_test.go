@@ -399,3 +399,30 @@ func TestCodeOceanDownDocDBAnswers(t *testing.T) {
 		t.Error("no error with both sources down")
 	}
 }
+
+func TestRecordWithoutSubjectIsFoundByName(t *testing.T) {
+	rec := record("r1", docSession, "2024-02-01T13:00:00Z", map[string]any{"Code Ocean": []string{uploadOld}})
+	delete(rec, "subject")
+	b := newBoth(t, docCatalog(), []any{rec}, bothOptions{})
+	ctx := context.Background()
+	s := MustParseSession(docSession)
+	raw, err := b.r.RawAsset(ctx, s)
+	if err != nil || raw.ID != uploadOld {
+		t.Fatalf("raw asset %s, %v; want %s", raw.ID, err, uploadOld)
+	}
+	got, ok, err := b.r.Record(ctx, s)
+	if err != nil || !ok || got.ID != "r1" {
+		t.Fatalf("record %+v, %v, %v", got, ok, err)
+	}
+	// The subject's records (an empty first page ends them), then the
+	// session's name (a page and the empty page); that answer is the whole
+	// record, so Record asks nothing more.
+	var filters []string
+	for _, r := range b.db.Requests() {
+		filters = append(filters, r.Filter)
+	}
+	want := []string{`{"subject.subject_id":"700100"}`, `{"name":"` + docSession + `"}`, `{"name":"` + docSession + `"}`}
+	if !slices.Equal(filters, want) {
+		t.Errorf("DocDB requests %q, want %q", filters, want)
+	}
+}
