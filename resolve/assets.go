@@ -64,11 +64,26 @@ func (a Asset) Ref() Ref {
 // queries are unreliable on the server.
 const maxNameQuery = 20
 
+// subjectField is the custom-metadata key holding an asset's subject ID.
+const subjectField = "subject id"
+
+// searchParams is how a query is asked: the subject term as an exact
+// metadata filter (the client asks older servers, which have no filters, in
+// the query form), anything else as written.
+func searchParams(query string, limit int) codeocean.SearchParams {
+	if id, ok := strings.CutPrefix(query, subjectField+":"); ok {
+		p := codeocean.MetadataSearch(subjectField, id)
+		p.Limit = limit
+		return p
+	}
+	return codeocean.SearchParams{Query: query, Limit: limit}
+}
+
 // search runs one catalog query over all its pages; identical queries are
 // shared between sessions (subject searches serve every session of a subject).
 func (r *Resolver) search(ctx context.Context, query string) ([]codeocean.DataAsset, error) {
 	res, err := r.searches.get(ctx, query, func(ctx context.Context) ([]codeocean.DataAsset, error) {
-		res, err := r.catalog.SearchDataAssets(ctx, codeocean.SearchParams{Query: query, Limit: r.page})
+		res, err := r.catalog.SearchDataAssets(ctx, searchParams(query, r.page))
 		if err == nil {
 			r.log.Debug("catalog search", "query", query, "results", len(res))
 		}
@@ -105,7 +120,7 @@ func sessionQueries(s Session) []string {
 	}
 	return []string{
 		"name:" + prefix,
-		"subject id:" + s.SubjectID(),
+		subjectField + ":" + s.SubjectID(),
 		s.SubjectID(),
 	}
 }

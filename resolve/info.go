@@ -167,7 +167,7 @@ func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session
 		wg           sync.WaitGroup
 	)
 	if r.catalog != nil {
-		wg.Go(func() { results, coErr = r.searchAll(ctx, []string{"subject id:" + subj.ID(), subj.ID()}) })
+		wg.Go(func() { results, coErr = r.searchAll(ctx, []string{subjectField + ":" + subj.ID(), subj.ID()}) })
 	}
 	wg.Go(func() { recorded, dbErr = r.recordSessions(ctx, subj) })
 	wg.Wait()

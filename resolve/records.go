@@ -183,7 +183,7 @@ func (r *Resolver) linkedRawAsset(ctx context.Context, s Session, rec docdb.Reco
 // results first (one search serves every session of a subject, and the
 // session's own lookups make it anyway), else by asking for it.
 func (r *Resolver) catalogAsset(ctx context.Context, subj Subject, id string) (codeocean.DataAsset, error) {
-	if res, err := r.search(ctx, "subject id:"+subj.ID()); err == nil {
+	if res, err := r.search(ctx, subjectField+":"+subj.ID()); err == nil {
 		for _, d := range res {
 			if d.ID == id {
 				return d, nil

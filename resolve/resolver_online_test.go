@@ -75,13 +75,13 @@ func TestOnlineSession(t *testing.T) {
 	if !slices.Equal(names(assets), want) {
 		t.Fatalf("assets = %v\nwant %v", names(assets), want)
 	}
-	// Three searches: the name prefix (20 characters) and the subject twice;
-	// the subject's 240 noise assets make the subject searches 3 pages of 100
-	// and the name search 2.
+	// Three searches: the name prefix (20 characters) and the subject twice
+	// (as a metadata filter and as free text); the subject's 240 noise assets
+	// make the subject searches 3 pages of 100 and the name search 2.
 	queries := o.co.Searches()
 	slices.Sort(queries)
 	queries = slices.Compact(queries)
-	if wantQ := []string{"676909", "name:ecephys_676909_2023-", "subject id:676909"}; !slices.Equal(queries, wantQ) {
+	if wantQ := []string{"676909", "name:ecephys_676909_2023-", "subject id=676909"}; !slices.Equal(queries, wantQ) {
 		t.Errorf("queries = %q, want %q", queries, wantQ)
 	}
 	cold := o.searches()

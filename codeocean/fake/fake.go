@@ -299,7 +299,8 @@ func (s *Server) Count(method, path string) int {
 	return n
 }
 
-// Searches returns the query of every search request logged, in order.
+// Searches returns what every search request logged asked, in order: its
+// query, then each filter as key=value (key=a|b for several values).
 func (s *Server) Searches() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -307,10 +308,26 @@ func (s *Server) Searches() []string {
 	for _, r := range s.log {
 		if r.Method == http.MethodPost && r.Path == "data_assets/search" {
 			var b struct {
-				Query string `json:"query"`
+				Query   string         `json:"query"`
+				Filters []searchFilter `json:"filters"`
 			}
 			_ = json.Unmarshal([]byte(r.Body), &b)
-			qs = append(qs, b.Query)
+			parts := []string{}
+			if b.Query != "" {
+				parts = append(parts, b.Query)
+			}
+			for _, f := range b.Filters {
+				vals := f.Values
+				if f.Value != nil {
+					vals = append([]any{f.Value}, vals...)
+				}
+				var vs []string
+				for _, v := range vals {
+					vs = append(vs, fmt.Sprint(v))
+				}
+				parts = append(parts, f.Key+"="+strings.Join(vs, "|"))
+			}
+			qs = append(qs, strings.Join(parts, " "))
 		}
 	}
 	return qs
