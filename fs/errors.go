@@ -7,9 +7,6 @@ import (
 	iofs "io/fs"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/aind/aindfs/resolve"
-	"github.com/aind/aindfs/store"
 )
 
 // Errors the tree returns (wrapped, with the path and the cause).
@@ -85,12 +82,9 @@ func checkName(dir, name string) error {
 }
 
 // isNotFound reports whether err means there is nothing behind a name, as
-// opposed to a failure to find out. The resolver's and the store's
-// sentinels are asked for by name too, in case one does not match
-// io/fs.ErrNotExist.
-func isNotFound(err error) bool {
-	return errors.Is(err, ErrNotExist) || errors.Is(err, resolve.ErrNotFound) || errors.Is(err, store.ErrNotExist)
-}
+// opposed to a failure to find out. The resolver's and the store's errors
+// say so as fs's do: they match io/fs.ErrNotExist.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotExist) }
 
 // pathError is err at path, met while doing what the format and args
 // say: an answer that nothing is there is passed on as it is (it says

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aind/aindfs/docdb"
 	"github.com/aind/aindfs/internal/logtest"
+	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 )
@@ -336,32 +337,11 @@ func (r *fakeResolver) KnownSessions(ctx context.Context) []resolve.Session {
 	return out
 }
 
-// The sample in testdata/data.
-const (
-	ephysID     = "ecephys_676909_2023-12-13_13-43-40"
-	goodSorted  = ephysID + "_sorted_2024-03-01_16-02-45"
-	failSorted  = ephysID + "_sorted-ks4_2024-04-02_09-15-00"
-	behaviorID  = "behavior_702131_2024-02-05_10-11-12"
-	rawEphysUID = "00000000-0000-4000-8000-000000000001"
-	goodUID     = "00000000-0000-4000-8000-000000000002"
-	failedUID   = "00000000-0000-4000-8000-000000000003"
-	behaviorUID = "00000000-0000-4000-8000-000000000004"
-)
-
-func sampleDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs("../testdata/data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // sampleResolver answers for the sample as the catalog would: the raw
 // ecephys session with a good and a newer failed sorting, and a behavior
 // session with raw data only.
 func sampleResolver(t testing.TB) *fakeResolver {
-	return sampleResolverAt(t, sampleDir(t))
+	return sampleResolverAt(t, sample.DataDir())
 }
 
 // sampleResolverAt is sampleResolver with the sample's assets in dir.
@@ -374,11 +354,22 @@ func sampleResolverAt(t testing.TB, dir string) *fakeResolver {
 		}
 		return v
 	}
-	r.setRaw(r.addAsset(t, dir, ephysID, rawEphysUID, day("2023-12-13 20:00")))
-	r.setSorted(r.addAsset(t, dir, goodSorted, goodUID, day("2024-03-01 18:00")))
-	r.addAsset(t, dir, failSorted, failedUID, day("2024-04-02 11:00"))
-	r.setRaw(r.addAsset(t, dir, behaviorID, behaviorUID, day("2024-02-05 12:00")))
+	r.setRaw(r.addAsset(t, dir, sample.SessionID, sample.SessionAssetID, day("2023-12-13 20:00")))
+	r.setSorted(r.addAsset(t, dir, sample.SortedName, sample.SortedAssetID, day("2024-03-01 18:00")))
+	r.addAsset(t, dir, sample.FailedName, sample.FailedAssetID, day("2024-04-02 11:00"))
+	r.setRaw(r.addAsset(t, dir, sample.SecondID, sample.SecondAssetID, day("2024-02-05 12:00")))
 	return r
+}
+
+// sampleFolders are folders of the tree over the sample, each with the
+// folder of testdata/data it shows.
+var sampleFolders = []struct{ path, source string }{
+	{"sessions/" + sample.SessionID + "/raw", sample.SessionID},
+	{"sessions/" + sample.SessionID + "/sorted", sample.SortedName},
+	{"sessions/" + sample.SessionID + "/assets/" + sample.FailedName, sample.FailedName},
+	{"sessions/" + sample.SecondID + "/raw", sample.SecondID},
+	{"assets/" + sample.SessionAssetID, sample.SessionID},
+	{"assets/" + sample.SecondAssetID, sample.SecondID},
 }
 
 // sampleTree is the tree over the sample, with its fakes and its log.

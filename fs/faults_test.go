@@ -31,6 +31,15 @@ func bigFile(srv *s3test.Server, name string, n int) ([]byte, string) {
 	return data, key
 }
 
+// mountBigFile starts o with a file of n random bytes named name in the
+// sample session's raw folder, and returns the rig, the file's bytes, its
+// key and its path through the mount.
+func mountBigFile(t *testing.T, o online, name string, n int) (rig onlineRig, data []byte, key, path string) {
+	o.prepare = func(srv *s3test.Server) { data, key = bigFile(srv, name, n) }
+	rig = o.start(t)
+	return rig, data, key, filepath.Join(rig.m.Dir, "sessions", sample.SessionID, "raw", name)
+}
+
 // waitFor polls cond until it holds or a generous limit passes: a guard
 // against hanging, not a measure of speed.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -48,13 +57,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // for the reader (after the retries give up), and once S3 answers again the
 // same mount reads it byte for byte.
 func TestMountS3OutageIsEIOAndRecovers(t *testing.T) {
-	var data []byte
-	var key string
-	rig := online{prepare: func(srv *s3test.Server) {
-		data, key = bigFile(srv, "outage.bin", 3<<20)
-	}}.start(t)
+	rig, data, key, path := mountBigFile(t, online{}, "outage.bin", 3<<20)
 	m, srv := rig.m, rig.srv
-	path := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "outage.bin")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
@@ -90,13 +94,9 @@ func TestMountS3OutageIsEIOAndRecovers(t *testing.T) {
 // TestMountChangedObjectIsEIO: an object replaced while a handle reads it
 // makes that handle fail, never mixing old and new bytes.
 func TestMountChangedObjectIsEIO(t *testing.T) {
-	var data []byte
-	var key string
-	rig := online{prepare: func(srv *s3test.Server) {
-		data, key = bigFile(srv, "changing.bin", 32<<20)
-	}}.start(t)
-	m, srv := rig.m, rig.srv
-	f, err := os.Open(filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "changing.bin"))
+	rig, data, key, path := mountBigFile(t, online{}, "changing.bin", 32<<20)
+	srv := rig.srv
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,8 @@ func TestMountChangedObjectIsEIO(t *testing.T) {
 // TestInterruptedReadCancelsGets: killing a reader in the middle of a slow
 // file stops its S3 requests instead of letting them run on.
 func TestInterruptedReadCancelsGets(t *testing.T) {
-	rig := online{s3: s3test.Options{BytesPerSecond: 1 << 20}, prepare: func(srv *s3test.Server) {
-		bigFile(srv, "slow.bin", 64<<20)
-	}}.start(t)
-	m, srv := rig.m, rig.srv
-	path := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "slow.bin")
+	rig, _, _, path := mountBigFile(t, online{s3: s3test.Options{BytesPerSecond: 1 << 20}}, "slow.bin", 64<<20)
+	srv := rig.srv
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}

@@ -88,27 +88,20 @@ func sha(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
 func TestMountMatchesSource(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
 	m := mountTree(t, tree)
-	data := sampleDir(t)
-	tests := []struct{ path, source string }{
-		{"sessions/" + ephysID + "/raw", ephysID},
-		{"sessions/" + ephysID + "/sorted", goodSorted},
-		{"sessions/" + ephysID + "/assets/" + failSorted, failSorted},
-		{"sessions/" + behaviorID + "/raw", behaviorID},
-		{"assets/" + rawEphysUID, ephysID},
-	}
-	for _, tt := range tests {
+	data := sample.DataDir()
+	for _, tt := range sampleFolders {
 		files := sameTree(t, filepath.Join(m.Dir, tt.path), filepath.Join(data, tt.source))
 		if files == 0 {
 			t.Errorf("%s: no file compared", tt.path)
 		}
 	}
 
-	got := dirNames(t, filepath.Join(m.Dir, "sessions", ephysID))
+	got := dirNames(t, filepath.Join(m.Dir, "sessions", sample.SessionID))
 	if want := []string{"assets", "metadata", "raw", "session.json", "sorted"}; !slices.Equal(got, want) {
-		t.Errorf("ls sessions/%s = %q, want %q", ephysID, got, want)
+		t.Errorf("ls sessions/%s = %q, want %q", sample.SessionID, got, want)
 	}
-	js, err := os.ReadFile(filepath.Join(m.Dir, "sessions", ephysID, "session.json"))
-	if err != nil || !bytes.Contains(js, []byte(`"sorted_data_asset": {`)) || !bytes.Contains(js, []byte(goodSorted)) {
+	js, err := os.ReadFile(filepath.Join(m.Dir, "sessions", sample.SessionID, "session.json"))
+	if err != nil || !bytes.Contains(js, []byte(`"sorted_data_asset": {`)) || !bytes.Contains(js, []byte(sample.SortedName)) {
 		t.Errorf("session.json: %v\n%s", err, js)
 	}
 }
@@ -131,9 +124,9 @@ func TestMountLinks(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
 	m := mountTree(t, tree)
 	tests := []struct{ path, target string }{
-		{"sessions/ecephys_676909_2023_12_13_13_43_40_foo", ephysID},
-		{"sessions/" + goodSorted, ephysID},
-		{"subjects/676909/" + ephysID, "../../sessions/" + ephysID},
+		{"sessions/ecephys_676909_2023_12_13_13_43_40_foo", sample.SessionID},
+		{"sessions/" + sample.SortedName, sample.SessionID},
+		{"subjects/676909/" + sample.SessionID, "../../sessions/" + sample.SessionID},
 	}
 	for _, tt := range tests {
 		p := filepath.Join(m.Dir, tt.path)
@@ -147,7 +140,7 @@ func TestMountLinks(t *testing.T) {
 			t.Errorf("through %s: %v", tt.path, err)
 		}
 	}
-	if got := dirNames(t, filepath.Join(m.Dir, "subjects", "676909")); !slices.Equal(got, []string{ephysID}) {
+	if got := dirNames(t, filepath.Join(m.Dir, "subjects", "676909")); !slices.Equal(got, []string{sample.SessionID}) {
 		t.Errorf("ls subjects/676909 = %q", got)
 	}
 }
@@ -162,12 +155,12 @@ func TestMountRefusesBadNames(t *testing.T) {
 		{"sessions/not-a-session", syscall.ENOENT},
 		{"sessions/ecephys_676909_20231213_134340", syscall.ENOENT},
 		{"sessions/ecephys_676909_2023-12-13_13-43", syscall.ENOENT},
-		{"sessions/" + ephysID + "_" + strings.Repeat("x", 300), syscall.ENAMETOOLONG},
-		{"sessions/" + ephysID + "_\xff", syscall.EINVAL},
+		{"sessions/" + sample.SessionID + "_" + strings.Repeat("x", 300), syscall.ENAMETOOLONG},
+		{"sessions/" + sample.SessionID + "_\xff", syscall.EINVAL},
 		{"subjects/12345", syscall.ENOENT},
 		{"assets/not-an-id", syscall.ENOENT},
-		{"sessions/" + ephysID + "/nope", syscall.ENOENT},
-		{"sessions/" + behaviorID + "/sorted", syscall.ENOENT},
+		{"sessions/" + sample.SessionID + "/nope", syscall.ENOENT},
+		{"sessions/" + sample.SecondID + "/sorted", syscall.ENOENT},
 	}
 	before := r.totalCalls()
 	for _, tt := range tests[:7] {
@@ -191,7 +184,7 @@ func TestMountFailureIsEIO(t *testing.T) {
 	tree, r, _, logs := sampleTree(t)
 	m := mountTree(t, tree)
 	r.setFail(errors.New("connection reset by peer"))
-	_, err := os.Stat(filepath.Join(m.Dir, "sessions", ephysID))
+	_, err := os.Stat(filepath.Join(m.Dir, "sessions", sample.SessionID))
 	if !errors.Is(err, syscall.EIO) {
 		t.Errorf("stat with the catalog failing: %v, want EIO", err)
 	}
@@ -203,7 +196,7 @@ func TestMountFailureIsEIO(t *testing.T) {
 func TestMountIsReadOnly(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
 	m := mountTree(t, tree)
-	raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")
+	raw := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw")
 	file := filepath.Join(raw, "rig.json")
 	tests := []struct {
 		op string
@@ -258,11 +251,11 @@ func TestMountMmap(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
 	m := mountTree(t, tree)
 	rel := filepath.Join("ecephys", "ecephys_clipped", "Record Node 104", "experiment1", "recording1", "continuous", "Neuropix-PXI-100.ProbeA", "continuous.dat")
-	want, err := os.ReadFile(filepath.Join(sampleDir(t), ephysID, rel))
+	want, err := os.ReadFile(filepath.Join(sample.DataDir(), sample.SessionID, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkMapped(t, filepath.Join(m.Dir, "sessions", ephysID, "raw", rel), want)
+	checkMapped(t, filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", rel), want)
 }
 
 // startHelper runs the test binary with env=value, which makes it one of
@@ -326,7 +319,7 @@ func helperMmap(file string) int {
 func TestMountSecondPassMakesNoRequest(t *testing.T) {
 	tree, _, objects, _ := sampleTree(t)
 	m := mountTree(t, tree)
-	root := filepath.Join(m.Dir, "sessions", ephysID)
+	root := filepath.Join(m.Dir, "sessions", sample.SessionID)
 	pass := func() {
 		err := filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
 			if err != nil {
@@ -384,7 +377,7 @@ func TestUnmountWithReadInFlight(t *testing.T) {
 	}
 	readErr := make(chan error, 1)
 	go func() {
-		f, err := os.Open(filepath.Join(m.Dir, "sessions", ephysID, "raw", "rig.json"))
+		f, err := os.Open(filepath.Join(m.Dir, "sessions", sample.SessionID, "raw", "rig.json"))
 		if err != nil {
 			readErr <- err
 			return
@@ -435,7 +428,7 @@ func TestMountOverLiveMountRefused(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "already a live FUSE mount") {
 		t.Errorf("second mount: %v, want it to say the folder is already mounted", err)
 	}
-	if _, err := os.Stat(filepath.Join(m.Dir, "sessions", behaviorID, "raw", "subject.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(m.Dir, "sessions", sample.SecondID, "raw", "subject.json")); err != nil {
 		t.Errorf("the first mount after the refused second one: %v", err)
 	}
 }
@@ -465,8 +458,8 @@ func TestMountOverStaleMount(t *testing.T) {
 		t.Fatalf("mount over the stale mount: %v", err)
 	}
 	defer m.Unmount()
-	got, err := os.ReadFile(filepath.Join(dir, "sessions", behaviorID, "raw", "subject.json"))
-	want, _ := os.ReadFile(filepath.Join(sampleDir(t), behaviorID, "subject.json"))
+	got, err := os.ReadFile(filepath.Join(dir, "sessions", sample.SecondID, "raw", "subject.json"))
+	want, _ := os.ReadFile(filepath.Join(sample.DataDir(), sample.SecondID, "subject.json"))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("read after remount: %v", err)
 	}

@@ -148,7 +148,7 @@ func TestOnlineMount(t *testing.T) {
 			{filepath.Join(old, "raw"), filepath.Join(testdata, "s3", "aind-ephys-data", sample.OldRawName)},
 			{filepath.Join(m.Dir, "sessions", sample.SessionID, "raw"), filepath.Join(sample.DataDir(), sample.SessionID)},
 			{filepath.Join(m.Dir, "sessions", sample.SessionID, "sorted"), filepath.Join(sample.DataDir(), sample.SortedName)},
-			{filepath.Join(m.Dir, "assets", "cc7809c0-fe51-5e52-8438-33feeaac8ec9"), filepath.Join(sample.DataDir(), sample.FailedName)},
+			{filepath.Join(m.Dir, "assets", sample.FailedAssetID), filepath.Join(sample.DataDir(), sample.FailedName)},
 		}
 		for _, c := range checks {
 			if sameTree(t, c.mnt, c.src) == 0 {

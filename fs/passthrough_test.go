@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/aind/aindfs/internal/logtest"
+	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/store"
 )
 
@@ -24,7 +25,7 @@ func TestMountPassesReadOnlyFilesThrough(t *testing.T) {
 	for _, readOnly := range []bool{false, true} {
 		name := map[bool]string{false: "writable", true: "read-only"}[readOnly]
 		t.Run(name, func(t *testing.T) {
-			dir := sampleDir(t)
+			dir := sample.DataDir()
 			if readOnly {
 				dir = readOnlyBind(t, dir)
 			}
@@ -41,12 +42,12 @@ func TestMountPassesReadOnlyFilesThrough(t *testing.T) {
 			passthrough := readOnly && kernel && !stacked
 			t.Logf("passthrough expected: %v (read-only %v, kernel offers it %v, stacked filesystem %v)", passthrough, readOnly, kernel, stacked)
 
-			raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")
-			if n := sameTree(t, raw, filepath.Join(dir, ephysID)); n == 0 {
+			raw := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw")
+			if n := sameTree(t, raw, filepath.Join(dir, sample.SessionID)); n == 0 {
 				t.Fatal("no file compared")
 			}
 			rel := filepath.Join("ecephys", "ecephys_clipped", "Record Node 104", "experiment1", "recording1", "continuous", "Neuropix-PXI-100.ProbeA", "continuous.dat")
-			want, err := os.ReadFile(filepath.Join(dir, ephysID, rel))
+			want, err := os.ReadFile(filepath.Join(dir, sample.SessionID, rel))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestMountPassthroughAmongRefusedFiles(t *testing.T) {
 	// An asset with a.bin and a link to o.bin, beside the folder where the
 	// overlay goes, seen read-only.
 	data := filepath.Join(base, "data")
-	asset := filepath.Join(data, ephysID)
+	asset := filepath.Join(data, sample.SessionID)
 	if err := os.MkdirAll(asset, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +144,11 @@ func TestMountPassthroughAmongRefusedFiles(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Unmount(overlay, syscall.MNT_DETACH) })
 	r := newFakeResolver()
-	r.setRaw(r.addAsset(t, ro, ephysID, rawEphysUID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
+	r.setRaw(r.addAsset(t, ro, sample.SessionID, sample.SessionAssetID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
 	st := localStore(t, ro)
 	logs := &logtest.Buffer{}
 	m := mountTree(t, New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)}))
-	raw := filepath.Join(m.Dir, "sessions", ephysID, "raw")
+	raw := filepath.Join(m.Dir, "sessions", sample.SessionID, "raw")
 
 	first, err := os.Open(filepath.Join(raw, "a.bin"))
 	if err != nil {

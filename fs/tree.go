@@ -1,6 +1,6 @@
 // Package fs is the tree of sessions that aindfs serves: what lives at which
-// path, defined once (Tree) and used both by the FUSE adapter (fuse.go) and by
-// the command line's ls and cat, so the two can never disagree.
+// path, defined once (Tree) and used both by the FUSE adapter and by the
+// command line's ls and cat, so the two can never disagree.
 //
 //	sessions/<session-id>/{session.json,raw,metadata,sorted,assets/<name>}
 //	sessions/<session-id>/metadata/docdb.json  the session's DocDB record
@@ -10,6 +10,15 @@
 //
 // The tree asks a Resolver which assets a session has and where they live,
 // and Objects for folder listings and bytes; it never speaks HTTP itself.
+// A folder of objects shows its entries as the pages of its listing
+// arrive, and keeps them: asset contents never change.
+//
+// tree.go holds the Tree and the kinds of node; sessions.go, subjects.go,
+// assets.go and objects.go one part of the tree each; views.go the folders
+// of a session folder; listing.go the streamed listing of a folder;
+// inode.go the inode numbers, stable across runs. fuse.go and mount.go
+// serve the tree with go-fuse (errors become errno there only), and
+// passthrough.go hands local files to the kernel.
 package fs
 
 import (
@@ -30,7 +39,7 @@ import (
 
 // Resolver answers which assets a session has and where their files are.
 // *resolve.Resolver is one; tests use fakes. Errors that mean "nothing
-// behind this name" wrap resolve.ErrNotFound (or io/fs.ErrNotExist).
+// behind this name" match io/fs.ErrNotExist, as resolve.ErrNotFound does.
 type Resolver interface {
 	Assets(ctx context.Context, s resolve.Session) ([]resolve.Asset, error)
 	RawAsset(ctx context.Context, s resolve.Session) (resolve.Asset, error)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 )
@@ -57,27 +58,27 @@ func walkDir(t *testing.T, tree *Tree, p string) Dir {
 
 func TestFoldersOfSessions(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
-	data := sampleDir(t)
+	data := sample.DataDir()
 	isJSON := func(de os.DirEntry) bool { return !de.IsDir() && strings.HasSuffix(de.Name(), ".json") }
 	tests := []struct {
 		path string
 		want []string
 	}{
 		{"", []string{"assets", "sessions", "subjects"}},
-		{"sessions", []string{behaviorID, ephysID}},
+		{"sessions", []string{sample.SecondID, sample.SessionID}},
 		{"subjects", []string{"676909", "702131"}},
-		{"sessions/" + ephysID, []string{"assets", "metadata", "raw", "session.json", "sorted"}},
+		{"sessions/" + sample.SessionID, []string{"assets", "metadata", "raw", "session.json", "sorted"}},
 		// No sorted asset: no sorted folder.
-		{"sessions/" + behaviorID, []string{"assets", "metadata", "raw", "session.json"}},
-		{"sessions/" + ephysID + "/metadata", sourceNames(t, filepath.Join(data, ephysID), isJSON)},
-		{"sessions/" + ephysID + "/raw", sourceNames(t, filepath.Join(data, ephysID), nil)},
-		{"sessions/" + ephysID + "/raw/ecephys", []string{"ecephys_clipped", "ecephys_compressed"}},
+		{"sessions/" + sample.SecondID, []string{"assets", "metadata", "raw", "session.json"}},
+		{"sessions/" + sample.SessionID + "/metadata", sourceNames(t, filepath.Join(data, sample.SessionID), isJSON)},
+		{"sessions/" + sample.SessionID + "/raw", sourceNames(t, filepath.Join(data, sample.SessionID), nil)},
+		{"sessions/" + sample.SessionID + "/raw/ecephys", []string{"ecephys_clipped", "ecephys_compressed"}},
 		// The newer sorting failed: sorted/ is the good one.
-		{"sessions/" + ephysID + "/sorted", sourceNames(t, filepath.Join(data, goodSorted), nil)},
-		{"sessions/" + ephysID + "/assets", []string{ephysID, failSorted, goodSorted}},
-		{"sessions/" + ephysID + "/assets/" + failSorted, sourceNames(t, filepath.Join(data, failSorted), nil)},
-		{"subjects/676909", []string{ephysID}},
-		{"assets/" + goodUID, sourceNames(t, filepath.Join(data, goodSorted), nil)},
+		{"sessions/" + sample.SessionID + "/sorted", sourceNames(t, filepath.Join(data, sample.SortedName), nil)},
+		{"sessions/" + sample.SessionID + "/assets", []string{sample.SessionID, sample.FailedName, sample.SortedName}},
+		{"sessions/" + sample.SessionID + "/assets/" + sample.FailedName, sourceNames(t, filepath.Join(data, sample.FailedName), nil)},
+		{"subjects/676909", []string{sample.SessionID}},
+		{"assets/" + sample.SortedAssetID, sourceNames(t, filepath.Join(data, sample.SortedName), nil)},
 		{"assets", nil},
 	}
 	for _, tt := range tests {
@@ -96,15 +97,8 @@ func TestFoldersOfSessions(t *testing.T) {
 // the sample on disk: kind, mode, size and bytes.
 func TestFilesEqualSource(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
-	data := sampleDir(t)
-	tests := []struct{ path, source string }{
-		{"sessions/" + ephysID + "/raw", ephysID},
-		{"sessions/" + ephysID + "/sorted", goodSorted},
-		{"sessions/" + ephysID + "/assets/" + failSorted, failSorted},
-		{"sessions/" + behaviorID + "/raw", behaviorID},
-		{"assets/" + behaviorUID, behaviorID},
-	}
-	for _, tt := range tests {
+	data := sample.DataDir()
+	for _, tt := range sampleFolders {
 		src := filepath.Join(data, tt.source)
 		count := 0
 		err := filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
@@ -156,7 +150,7 @@ func TestFilesEqualSource(t *testing.T) {
 
 func TestSessionJSON(t *testing.T) {
 	tree, _, _, _ := sampleTree(t)
-	n, err := tree.Walk(context.Background(), "sessions/"+ephysID+"/session.json", false)
+	n, err := tree.Walk(context.Background(), "sessions/"+sample.SessionID+"/session.json", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +165,14 @@ func TestSessionJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &info); err != nil {
 		t.Fatalf("session.json is not JSON: %v\n%s", err, buf.String())
 	}
-	if info.ID != ephysID || info.SubjectID != "676909" || info.Platform != "ecephys" {
+	if info.ID != sample.SessionID || info.SubjectID != "676909" || info.Platform != "ecephys" {
 		t.Errorf("identity %+v", info.Identity)
 	}
-	if info.RawDataAsset == nil || info.RawDataAsset.Name != ephysID {
-		t.Errorf("raw_data_asset %+v, want %s", info.RawDataAsset, ephysID)
+	if info.RawDataAsset == nil || info.RawDataAsset.Name != sample.SessionID {
+		t.Errorf("raw_data_asset %+v, want %s", info.RawDataAsset, sample.SessionID)
 	}
-	if info.SortedDataAsset == nil || info.SortedDataAsset.Name != goodSorted {
-		t.Errorf("sorted_data_asset %+v, want %s", info.SortedDataAsset, goodSorted)
+	if info.SortedDataAsset == nil || info.SortedDataAsset.Name != sample.SortedName {
+		t.Errorf("sorted_data_asset %+v, want %s", info.SortedDataAsset, sample.SortedName)
 	}
 	if len(info.DataAssets) != 3 {
 		t.Errorf("data_assets %+v, want 3", info.DataAssets)
@@ -197,10 +191,10 @@ func TestLinks(t *testing.T) {
 	tests := []struct {
 		path, target, resolvesTo string
 	}{
-		{"sessions/ecephys_676909_2023_12_13_13_43_40_foo", ephysID, "sessions/" + ephysID},
-		{"sessions/" + goodSorted, ephysID, "sessions/" + ephysID},
-		{"sessions/ecephys_676909_2023-12-13_13-43-40.123", ephysID, "sessions/" + ephysID},
-		{"subjects/676909/" + ephysID, "../../sessions/" + ephysID, "sessions/" + ephysID},
+		{"sessions/ecephys_676909_2023_12_13_13_43_40_foo", sample.SessionID, "sessions/" + sample.SessionID},
+		{"sessions/" + sample.SortedName, sample.SessionID, "sessions/" + sample.SessionID},
+		{"sessions/ecephys_676909_2023-12-13_13-43-40.123", sample.SessionID, "sessions/" + sample.SessionID},
+		{"subjects/676909/" + sample.SessionID, "../../sessions/" + sample.SessionID, "sessions/" + sample.SessionID},
 		{"subjects/0676909", "676909", "subjects/676909"},
 	}
 	for _, tt := range tests {
@@ -225,8 +219,8 @@ func TestLinks(t *testing.T) {
 		}
 	}
 	// Through a link to a file, and back up with "..".
-	n, err := tree.Walk(context.Background(), "subjects/676909/"+ephysID+"/raw/../sorted/output", true)
-	if err != nil || n.Path() != "sessions/"+ephysID+"/sorted/output" {
+	n, err := tree.Walk(context.Background(), "subjects/676909/"+sample.SessionID+"/raw/../sorted/output", true)
+	if err != nil || n.Path() != "sessions/"+sample.SessionID+"/sorted/output" {
 		t.Errorf("walk through link: %v, %v", n, err)
 	}
 }
@@ -245,10 +239,10 @@ func TestBadNamesNeverAsk(t *testing.T) {
 		{"sessions", "..", ErrNotExist},
 		{"sessions", ".", ErrNotExist},
 		{"sessions", "", ErrNotExist},
-		{"sessions", ephysID + "_" + strings.Repeat("x", 250), ErrNameTooLong},
+		{"sessions", sample.SessionID + "_" + strings.Repeat("x", 250), ErrNameTooLong},
 		{"sessions", "ecephys_676909_2023-12-13_13-43-40\x00", ErrInvalidName},
-		{"sessions", "a/" + ephysID, ErrInvalidName},
-		{"sessions", ephysID + "_\xff\xfe", ErrInvalidName},
+		{"sessions", "a/" + sample.SessionID, ErrInvalidName},
+		{"sessions", sample.SessionID + "_\xff\xfe", ErrInvalidName},
 		{"subjects", "12345", ErrNotExist},
 		{"subjects", "abcdefg", ErrNotExist},
 		{"assets", "not-a-uuid", ErrNotExist},
@@ -290,7 +284,7 @@ func TestMissingSessionSaysWhy(t *testing.T) {
 func TestFailuresAreNotNotExist(t *testing.T) {
 	tree, r, _, _ := sampleTree(t)
 	r.setFail(errors.New("connection reset by peer"))
-	for _, p := range []string{"sessions/" + ephysID, "subjects/676909", "assets/" + goodUID} {
+	for _, p := range []string{"sessions/" + sample.SessionID, "subjects/676909", "assets/" + sample.SortedAssetID} {
 		_, err := tree.Walk(context.Background(), p, false)
 		if err == nil || errors.Is(err, ErrNotExist) {
 			t.Errorf("%s with the catalog down: %v, want a failure that is not not-exist", p, err)
@@ -306,7 +300,7 @@ func TestFailuresAreNotNotExist(t *testing.T) {
 func TestListingsAreKept(t *testing.T) {
 	tree, _, objects, _ := sampleTree(t)
 	ctx := context.Background()
-	dir := walkDir(t, tree, "sessions/"+ephysID+"/raw/behavior_videos")
+	dir := walkDir(t, tree, "sessions/"+sample.SessionID+"/raw/behavior_videos")
 	before := objects.lists.Load()
 	for range 2 {
 		nodes, err := dir.ReadDir(ctx)
@@ -334,8 +328,8 @@ func TestInodes(t *testing.T) {
 		}
 		return n.Attr().Ino
 	}
-	paths := []string{"sessions/" + ephysID, "sessions/" + ephysID + "/raw/rig.json", "sessions/" + ephysID + "/sorted",
-		"sessions/" + ephysID + "/session.json", "sessions/" + ephysID + "/metadata"}
+	paths := []string{"sessions/" + sample.SessionID, "sessions/" + sample.SessionID + "/raw/rig.json", "sessions/" + sample.SessionID + "/sorted",
+		"sessions/" + sample.SessionID + "/session.json", "sessions/" + sample.SessionID + "/metadata"}
 	seen := map[uint64]string{}
 	for _, p := range paths {
 		a, b := ino(t1, p), ino(t2, p)
@@ -349,7 +343,7 @@ func TestInodes(t *testing.T) {
 	}
 	// A new asset changes session.json, and sorted/ when it is the sorted one.
 	jsonBefore, sortedBefore := ino(t2, paths[3]), ino(t2, paths[2])
-	late := r2.addAsset(t, sampleDir(t), failSorted, "00000000-0000-4000-8000-000000000009", time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC))
+	late := r2.addAsset(t, sample.DataDir(), sample.FailedName, "00000000-0000-4000-8000-000000000009", time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC))
 	r2.setSorted(late)
 	if ino(t2, paths[3]) == jsonBefore {
 		t.Errorf("session.json kept its inode after its contents changed")
@@ -374,8 +368,8 @@ func TestViews(t *testing.T) {
 		session string
 		want    []string
 	}{
-		{behaviorID, []string{"assets", "metadata", "processed", "raw", "session.json"}},
-		{ephysID, []string{"assets", "metadata", "raw", "session.json", "sorted"}},
+		{sample.SecondID, []string{"assets", "metadata", "processed", "raw", "session.json"}},
+		{sample.SessionID, []string{"assets", "metadata", "raw", "session.json", "sorted"}},
 	} {
 		nodes, err := walkDir(t, tree, "sessions/"+tt.session).ReadDir(context.Background())
 		if err != nil {
@@ -385,7 +379,7 @@ func TestViews(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tt.session, got, tt.want)
 		}
 	}
-	nodes, err := walkDir(t, tree, "sessions/"+behaviorID+"/processed").ReadDir(context.Background())
+	nodes, err := walkDir(t, tree, "sessions/"+sample.SecondID+"/processed").ReadDir(context.Background())
 	if err != nil || len(nodes) != 1 || nodes[0].Name() != "702131_2024-02-05_10-11-12.jsonl" {
 		t.Errorf("processed/ = %q, %v", names(nodes), err)
 	}
@@ -404,8 +398,8 @@ func TestWalkErrors(t *testing.T) {
 		path string
 		want error
 	}{
-		{"sessions/" + ephysID + "/session.json/x", ErrNotDir},
-		{"sessions/" + ephysID + "/raw/nope.json", ErrNotExist},
+		{"sessions/" + sample.SessionID + "/session.json/x", ErrNotDir},
+		{"sessions/" + sample.SessionID + "/raw/nope.json", ErrNotExist},
 		{"nope/x", ErrNotExist},
 	}
 	for _, tt := range tests {

@@ -15,9 +15,10 @@ import (
 type View struct {
 	Name string
 	// Folder says what the view shows for session s; ok is false when the
-	// session has no such folder (no sorted asset, say). An error is a
-	// failure to find out: the folder is left out of listings, and looking
-	// it up fails with that error.
+	// session has no such folder (no sorted asset, say), and so is an
+	// error that wraps io/fs.ErrNotExist. Another error is a failure to
+	// find out: the folder is left out of listings, and looking it up
+	// fails with that error.
 	Folder func(ctx context.Context, r Resolver, s resolve.Session) (f Folder, ok bool, err error)
 }
 
@@ -76,16 +77,9 @@ func checkViews(views []View) {
 func rawFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 	dir, err := r.RawDataDir(ctx, s)
 	if err != nil {
-		if isNotFound(err) {
-			return Folder{}, false, nil
-		}
 		return Folder{}, false, err
 	}
-	f := Folder{Location: dir, ModTime: s.DT()}
-	if a, err := r.RawAsset(ctx, s); err == nil && !a.Created.IsZero() {
-		f.ModTime = a.Created
-	}
-	return f, true, nil
+	return Folder{Location: dir, ModTime: rawTime(ctx, r, s)}, true, nil
 }
 
 // metadataFolder is the top-level *.json files of the raw folder, and the
@@ -102,28 +96,28 @@ func metadataFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder,
 	if files == nil {
 		files = []store.ObjectInfo{}
 	}
-	f := Folder{Location: dir, Only: files, ModTime: s.DT()}
-	if a, err := r.RawAsset(ctx, s); err == nil && !a.Created.IsZero() {
-		f.ModTime = a.Created
-	}
+	f := Folder{Location: dir, Only: files, ModTime: rawTime(ctx, r, s)}
 	if hasRecord {
 		f.Made = append(f.Made, record)
 	}
 	return f, true, nil
 }
 
+// rawTime is when the raw asset of s was made; the session's time when
+// that is not known.
+func rawTime(ctx context.Context, r Resolver, s resolve.Session) time.Time {
+	if a, err := r.RawAsset(ctx, s); err == nil && !a.Created.IsZero() {
+		return a.Created
+	}
+	return s.DT()
+}
+
 // sortedFolder is the newest sorted asset that did not fail; absent when
 // there is none.
 func sortedFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 	a, ok, err := r.SortedAsset(ctx, s)
-	if err != nil {
-		if isNotFound(err) {
-			return Folder{}, false, nil
-		}
+	if err != nil || !ok {
 		return Folder{}, false, err
-	}
-	if !ok {
-		return Folder{}, false, nil
 	}
 	loc, err := r.Location(ctx, a)
 	if err != nil {
@@ -132,19 +126,14 @@ func sortedFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, b
 	return Folder{Location: loc, ModTime: a.Created}, true, nil
 }
 
-// assetsFolder is every asset of the session, by name.
+// assetsFolder is every asset of the session, by name; empty when there
+// is none.
 func assetsFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 	assets, err := r.Assets(ctx, s)
-	if err != nil {
-		if isNotFound(err) {
-			return Folder{Assets: []resolve.Asset{}, ModTime: s.DT()}, true, nil
-		}
+	if err != nil && !isNotFound(err) {
 		return Folder{}, false, err
 	}
-	f := Folder{Assets: assets, ModTime: s.DT()}
-	if f.Assets == nil {
-		f.Assets = []resolve.Asset{}
-	}
+	f := Folder{Assets: append([]resolve.Asset{}, assets...), ModTime: s.DT()}
 	for _, a := range assets {
 		if a.Created.After(f.ModTime) {
 			f.ModTime = a.Created

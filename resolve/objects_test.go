@@ -3,18 +3,16 @@ package resolve
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/store"
 )
 
@@ -32,43 +30,11 @@ type fakeObjects struct {
 
 func newFakeObjects(t *testing.T) *fakeObjects {
 	t.Helper()
-	o := &fakeObjects{objects: map[string][]byte{}, requests: map[string]int{}}
-	var layout []struct{ URI, Dir, File string }
-	b, err := os.ReadFile("../testdata/s3.json")
+	objects, err := sample.S3Objects()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &layout); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range layout {
-		u, err := store.ParseURI(l.URI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l.File != "" {
-			data, err := os.ReadFile(filepath.Join("../testdata", l.File))
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.objects[u.Bucket+"/"+u.Key] = data
-			continue
-		}
-		root := filepath.Join("../testdata", l.Dir)
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			data, err := os.ReadFile(p)
-			rel, _ := filepath.Rel(root, p)
-			o.objects[u.Bucket+"/"+u.Key+"/"+filepath.ToSlash(rel)] = data
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return o
+	return &fakeObjects{objects: objects, requests: map[string]int{}}
 }
 
 func (o *fakeObjects) count(op string, u store.URI) {

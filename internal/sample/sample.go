@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/aind/aindfs/codeocean/fake"
@@ -29,6 +30,14 @@ const (
 	OldRawName   = "ecephys_686740_2023_10_26_12_29_08"
 	OldSessionID = "ecephys_686740_2023-10-26_12-29-08"
 	BucketOnlyID = "ecephys_700000_2024-01-10_09-00-00"
+)
+
+// Catalog IDs of the sample's assets (testdata/codeocean/catalog.json).
+const (
+	SessionAssetID = "1142f772-6bf8-5639-8182-bf5e77b9abb5" // SessionID's raw data
+	SortedAssetID  = "a5ee3722-fb3b-560f-844e-da1c7631744f" // SortedName
+	FailedAssetID  = "cc7809c0-fe51-5e52-8438-33feeaac8ec9" // FailedName
+	SecondAssetID  = "f48d7245-75f2-5cc4-a471-4d2d68c2aa02" // SecondID's raw data
 )
 
 // Dir is the absolute path of testdata/.
@@ -61,26 +70,25 @@ func Layout() ([]Placement, error) {
 	return out, nil
 }
 
-// LoadS3 puts the sample's S3 layout into srv and returns the number of
-// objects stored.
-func LoadS3(srv *s3test.Server) (int, error) {
+// S3Objects returns the objects of the sample's S3 layout, by
+// "bucket/key".
+func S3Objects() (map[string][]byte, error) {
 	layout, err := Layout()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	out := map[string][]byte{}
 	for _, p := range layout {
 		u, err := store.ParseURI(p.URI)
 		if err != nil {
-			return n, err
+			return nil, err
 		}
 		if p.File != "" {
 			data, err := os.ReadFile(filepath.Join(Dir(), p.File))
 			if err != nil {
-				return n, err
+				return nil, err
 			}
-			srv.PutObject(u.Bucket, u.Key, data)
-			n++
+			out[u.Bucket+"/"+u.Key] = data
 			continue
 		}
 		root := filepath.Join(Dir(), p.Dir)
@@ -93,15 +101,28 @@ func LoadS3(srv *s3test.Server) (int, error) {
 				return err
 			}
 			rel, _ := filepath.Rel(root, path)
-			srv.PutObject(u.Bucket, u.Key+"/"+filepath.ToSlash(rel), data)
-			n++
+			out[u.Bucket+"/"+u.Key+"/"+filepath.ToSlash(rel)] = data
 			return nil
 		})
 		if err != nil {
-			return n, err
+			return nil, err
 		}
 	}
-	return n, nil
+	return out, nil
+}
+
+// LoadS3 puts the sample's S3 layout into srv and returns the number of
+// objects stored.
+func LoadS3(srv *s3test.Server) (int, error) {
+	objects, err := S3Objects()
+	if err != nil {
+		return 0, err
+	}
+	for k, data := range objects {
+		bucket, key, _ := strings.Cut(k, "/")
+		srv.PutObject(bucket, key, data)
+	}
+	return len(objects), nil
 }
 
 // CodeOcean returns a fake Code Ocean holding the sample's catalog
