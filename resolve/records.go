@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/docdb"
@@ -23,6 +24,11 @@ type Records interface {
 // answer per subject then decides the raw asset and raw folder of every
 // session of the subject.
 var recordFields = []string{"_id", "name", "created", "last_modified", "location", "external_links"}
+
+// DefaultRecordsWait bounds the wait for DocDB where Code Ocean answers
+// after it: a slow DocDB must leave the Code Ocean rules time to answer
+// within a lookup (half a minute). An answer that comes later is kept.
+const DefaultRecordsWait = 10 * time.Second
 
 // found is a record, or none.
 type found struct {
@@ -59,8 +65,11 @@ func (r *Resolver) decidingRecord(ctx context.Context, s Session) found {
 		return found{}
 	}
 	f, err := r.decided.get(ctx, s, func(ctx context.Context) (found, error) {
+		ctx, cancel := context.WithTimeout(ctx, r.recordsWait)
+		defer cancel()
 		recs, err := r.subjectRecords(ctx, s.Subject())
 		if err != nil {
+			err = r.waited(ctx, err)
 			r.log.Warn("docdb failed; using Code Ocean and the buckets alone", "session", s.ID(), "err", err)
 			return found{}, err
 		}
@@ -90,6 +99,14 @@ func (r *Resolver) decidingRecord(ctx context.Context, s Session) found {
 		return found{}
 	}
 	return f
+}
+
+// waited says so when err is the end of the wait for DocDB.
+func (r *Resolver) waited(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("docdb gave no answer within %s: %w", r.recordsWait, err)
+	}
+	return err
 }
 
 func (r *Resolver) logRecord(s Session, rec docdb.Record, of int) {
@@ -200,9 +217,11 @@ func (r *Resolver) recordSessions(ctx context.Context, subj Subject) ([]Session,
 	if r.records == nil {
 		return nil, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.recordsWait)
+	defer cancel()
 	recs, err := r.subjectRecords(ctx, subj)
 	if err != nil {
-		return nil, err
+		return nil, r.waited(ctx, err)
 	}
 	var out []Session
 	for _, rec := range recs {

@@ -29,6 +29,8 @@ type bothOptions struct {
 	noDocDB   bool          // Code Ocean alone
 	dbTimeout time.Duration // per DocDB attempt; 0: the default
 	dbPageCap int
+	// recordsWait is how long the resolver waits for DocDB; 0: the default.
+	recordsWait time.Duration
 }
 
 func newBoth(t *testing.T, assets []codeocean.DataAsset, records []any, o bothOptions) *both {
@@ -39,7 +41,7 @@ func newBoth(t *testing.T, assets []codeocean.DataAsset, records []any, o bothOp
 		t.Fatal(err)
 	}
 	logs := &logtest.Buffer{}
-	cfg := Config{Catalog: client, Objects: newFakeObjects(t), Buckets: []string{}, Logger: logtest.Logger(logs)}
+	cfg := Config{Catalog: client, Objects: newFakeObjects(t), Buckets: []string{}, Logger: logtest.Logger(logs), RecordsWait: o.recordsWait}
 	db := dbfake.New(dbfake.Options{PageCap: o.dbPageCap}, records...)
 	if !o.noDocDB {
 		dc, err := docdb.New(docdb.Config{URL: db.Start(t), Timeout: o.dbTimeout,
@@ -49,7 +51,9 @@ func newBoth(t *testing.T, assets []codeocean.DataAsset, records []any, o bothOp
 		}
 		cfg.Records = dc
 	}
-	return &both{r: New(cfg), co: co, db: db, logs: logs}
+	r := New(cfg)
+	t.Cleanup(r.Close)
+	return &both{r: r, co: co, db: db, logs: logs}
 }
 
 func (b *both) coRequests() int { return len(b.co.Requests()) }
@@ -323,15 +327,20 @@ func TestDocDBDownOrSlow(t *testing.T) {
 	tests := []struct {
 		title string
 		fault dbfake.Fault
+		opts  bothOptions
 		cause string
 	}{
-		{"down", dbfake.Fault{Status: 503}, "503 Service Unavailable"},
-		{"slow", dbfake.Fault{Hang: true}, "no answer within"},
+		{"down", dbfake.Fault{Status: 503}, bothOptions{dbTimeout: 50 * time.Millisecond}, "503 Service Unavailable"},
+		{"slow: the client's timeout", dbfake.Fault{Hang: true}, bothOptions{dbTimeout: 50 * time.Millisecond}, "no answer within 50ms"},
+		// The client would wait its own minutes; the resolver waits less, so
+		// Code Ocean's answer comes within the lookup.
+		{"slow: the resolver's wait", dbfake.Fault{Hang: true}, bothOptions{dbTimeout: time.Hour, recordsWait: 100 * time.Millisecond},
+			"docdb gave no answer within 100ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.title, func(t *testing.T) {
 			b := newBoth(t, docCatalog(), []any{record("r1", docSession, "2024-02-01T13:00:00Z", map[string]any{"Code Ocean": []string{uploadOld}})},
-				bothOptions{dbTimeout: 50 * time.Millisecond})
+				tt.opts)
 			b.db.SetFaultHook(func(dbfake.Request) *dbfake.Fault { f := tt.fault; return &f })
 			ctx := context.Background()
 			s := MustParseSession(docSession)

@@ -58,6 +58,9 @@ type Config struct {
 	// Records is AIND's metadata database; nil when it is off. A session's
 	// record, when there is one, decides its raw asset and raw folder.
 	Records Records
+	// RecordsWait is how long DocDB is waited for before the Code Ocean
+	// rules answer alone; 0 means DefaultRecordsWait.
+	RecordsWait time.Duration
 	// DataDir is a folder of asset folders named by asset name, such as a
 	// capsule's /data; empty for none.
 	DataDir string
@@ -90,6 +93,8 @@ type Resolver struct {
 	page    int
 	log     *slog.Logger
 	now     func() time.Time
+
+	recordsWait time.Duration // see Config.RecordsWait
 
 	base  context.Context // every lookup runs under it
 	close context.CancelFunc
@@ -141,6 +146,9 @@ func New(cfg Config) *Resolver {
 	if cfg.Buckets == nil {
 		cfg.Buckets = DefaultBuckets
 	}
+	if cfg.RecordsWait <= 0 {
+		cfg.RecordsWait = DefaultRecordsWait
+	}
 	base, cancel := context.WithCancel(context.Background())
 	answers := memoSettings{base: base, okTTL: cfg.AnswerTTL, failTTL: cfg.FailureTTL, timeout: cfg.LookupTimeout, now: cfg.Now}
 	// Where an asset lives and whether its sorting failed never change:
@@ -159,6 +167,8 @@ func New(cfg Config) *Resolver {
 		now:     cfg.Now,
 		base:    base,
 		close:   cancel,
+
+		recordsWait: cfg.RecordsWait,
 
 		searches:  newMemo[string, []codeocean.DataAsset](answers),
 		byID:      newMemo[string, codeocean.DataAsset](answers),
