@@ -379,3 +379,20 @@ func TestErrorBodiesReadCleanly(t *testing.T) {
 		}
 	})
 }
+
+// A server that says "already attached" in a plain message, without the
+// array of items, is understood too.
+func TestAlreadyAttachedInAPlainMessage(t *testing.T) {
+	as := catalog(1)
+	s := start(t, as, fake.Options{})
+	s.srv.FailNext(1, fake.Fault{Status: 400, Message: "Data asset " + as[0].ID + " is already attached to this capsule"})
+	out, err := s.client.Attach(context.Background(), codeocean.Target{Capsule: "cap-1"}, attachments(as))
+	if err != nil || !out[0].Already || out[0].Err != nil {
+		t.Errorf("outcome %+v, %v; want already attached", out[0], err)
+	}
+	s.srv.FailNext(1, fake.Fault{Status: 400, Message: "mount name is not valid"})
+	out, _ = s.client.Attach(context.Background(), codeocean.Target{Capsule: "cap-1"}, attachments(as))
+	if out[0].Already || out[0].Err == nil || !strings.Contains(out[0].Err.Error(), "mount name is not valid") {
+		t.Errorf("outcome %+v; want the refusal", out[0])
+	}
+}
