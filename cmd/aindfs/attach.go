@@ -49,8 +49,8 @@ under /data without a restart. attach then waits for each folder (--wait, on by
 default there, for at most --wait-timeout) and prints a line as each arrives.
 --computation ID names another running computation.
 
-Otherwise the assets are attached to a capsule (--capsule, else $` + capsuleIDVar + `)
-and appear at its next run. A capsule whose cloud workstation is running
+With --capsule ID, or outside a running capsule, the assets are attached to
+that capsule (default $` + capsuleIDVar + `) and appear at its next run. A capsule whose cloud workstation is running
 refuses that: attach to its computation instead.
 
 Assets attached already are reported as such, not as failures. Assets go in
