@@ -116,6 +116,9 @@ func (s *mountState) fillAttr(out *fuse.Attr, a Attr) {
 	}
 	out.SetTimes(&t, &t, &t)
 	out.Owner = fuse.Owner{Uid: s.uid, Gid: s.gid}
+	if a.Owner != nil {
+		out.Owner = fuse.Owner{Uid: a.Owner.UID, Gid: a.Owner.GID}
+	}
 	out.Blksize = 1 << 20 // tools size their reads by it; small reads are slow here
 	out.Blocks = (uint64(a.Size) + 511) / 512
 }

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	iofs "io/fs"
 	"slices"
 	"sync"
 	"time"
@@ -19,6 +20,10 @@ type objectDir struct {
 	modTime time.Time
 	valid   time.Duration
 	ino     uint64
+	// access is a local folder's own owner and permissions, from its
+	// parent's listing, or asked once for the top folder of an asset.
+	access     *store.Access
+	accessOnce sync.Once
 
 	mu      sync.Mutex
 	current *listing // done or under way; nil before the first and after a failed one
@@ -34,7 +39,29 @@ func (d *objectDir) Attr() Attr {
 	} else {
 		a.Ino = inode(d.path, d.loc.String())
 	}
+	if acc := d.localAccess(); acc != nil {
+		a.Mode, a.Owner = iofs.ModeDir|acc.Perm, acc
+	}
 	return a
+}
+
+// localAccess is the owner and permissions of a local folder, so that the
+// mount lets nobody list what they could not list directly; nil for S3,
+// and for objects that cannot say (test fakes).
+func (d *objectDir) localAccess() *store.Access {
+	d.accessOnce.Do(func() {
+		if d.access != nil || d.loc.Scheme != "file" {
+			return
+		}
+		if s, ok := d.t.objects.(interface {
+			Stat(context.Context, store.URI) (store.ObjectInfo, error)
+		}); ok {
+			if info, err := s.Stat(context.Background(), d.loc); err == nil {
+				d.access = info.Access
+			}
+		}
+	})
+	return d.access
 }
 
 // setEntries makes list the folder's whole listing, and returns its usable
@@ -152,9 +179,14 @@ func (d *objectDir) child(o store.ObjectInfo, seed uint64) Node {
 		mod = d.modTime // S3 folders (common prefixes) have no time of their own
 	}
 	h := hashByte(hashString(seed, o.Name), 0)
+	if o.Link != "" {
+		// A local link whose target leaves the data folder: the kernel
+		// follows it, in the rights of whoever reads it.
+		return &link{path: join(d.path, o.Name), target: o.Link, modTime: mod, valid: ValidImmutable}
+	}
 	if o.Dir {
 		return &objectDir{t: d.t, path: join(d.path, o.Name), loc: d.loc.Join(o.Name), modTime: mod,
-			valid: ValidImmutable, ino: inodeOf(hashByte(h, 'd'))}
+			valid: ValidImmutable, ino: inodeOf(hashByte(h, 'd')), access: o.Access}
 	}
 	o.ModTime = mod
 	return &objectFile{dir: d, info: o, ino: inodeOf(hashInt(hashString(h, o.ETag), o.Size))}
@@ -171,7 +203,11 @@ type objectFile struct {
 func (f *objectFile) Name() string { return f.info.Name }
 func (f *objectFile) Path() string { return join(f.dir.path, f.info.Name) }
 func (f *objectFile) Attr() Attr {
-	return Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime, Ino: f.ino, Valid: ValidImmutable}
+	a := Attr{Kind: KindFile, Mode: fileMode, Size: f.info.Size, ModTime: f.info.ModTime, Ino: f.ino, Valid: ValidImmutable}
+	if acc := f.info.Access; acc != nil {
+		a.Mode, a.Owner = acc.Perm, acc
+	}
+	return a
 }
 
 // Object is a File whose bytes are one object of storage (S3 or a local

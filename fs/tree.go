@@ -82,6 +82,12 @@ func (o storeObjects) ListPages(ctx context.Context, dir store.URI, page func([]
 	return o.s.ListPages(ctx, dir, page)
 }
 
+// Stat describes one object or folder; a local asset's folder shows its
+// own owner and permissions with it.
+func (o storeObjects) Stat(ctx context.Context, obj store.URI) (store.ObjectInfo, error) {
+	return o.s.Stat(ctx, obj)
+}
+
 func (o storeObjects) Open(obj store.URI, info store.ObjectInfo) Reader { return o.s.Open(obj, info) }
 
 // Reader reads one object. ReadAt follows io.ReaderAt: n < len(p) only
@@ -114,8 +120,11 @@ const (
 
 // Attr describes a node as stat(2) shows it.
 type Attr struct {
-	Kind    Kind
-	Mode    iofs.FileMode // type bits and permissions: 0555 folders, 0444 files, 0777 links
+	Kind Kind
+	Mode iofs.FileMode // type bits and permissions: 0555 folders, 0444 files, 0777 links
+	// Owner is a local file's or folder's own owner, whose permission
+	// bits (less write) Mode then holds; nil: the mounting user's.
+	Owner   *store.Access
 	Size    int64
 	ModTime time.Time
 	// Ino identifies the node: the same path and contents give the same
