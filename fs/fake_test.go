@@ -103,6 +103,9 @@ type fakeSession struct {
 	raw    *resolve.Asset
 	sorted *resolve.Asset
 	record *docdb.Record
+	// sorters and ecephys are what Sorters and EcephysFolders answer.
+	sorters []resolve.SortedAsset
+	ecephys []resolve.RawFolder
 }
 
 func newFakeResolver() *fakeResolver {
@@ -224,6 +227,28 @@ func (r *fakeResolver) SortedAsset(ctx context.Context, s resolve.Session) (reso
 		return resolve.Asset{}, false, nil
 	}
 	return *fs.sorted, true, nil
+}
+
+func (r *fakeResolver) Sorters(ctx context.Context, s resolve.Session) ([]resolve.SortedAsset, error) {
+	if err := r.call("Sorters"); err != nil {
+		return nil, err
+	}
+	fs, err := r.session(s)
+	if err != nil {
+		return nil, err
+	}
+	return fs.sorters, nil
+}
+
+func (r *fakeResolver) EcephysFolders(ctx context.Context, s resolve.Session) ([]resolve.RawFolder, error) {
+	if err := r.call("EcephysFolders"); err != nil {
+		return nil, err
+	}
+	fs, err := r.session(s)
+	if err != nil {
+		return nil, err
+	}
+	return fs.ecephys, nil
 }
 
 func (r *fakeResolver) Record(ctx context.Context, s resolve.Session) (docdb.Record, bool, error) {

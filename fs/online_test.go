@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	iofs "io/fs"
 	"net/http"
 	"os"
@@ -155,7 +156,7 @@ func TestOnlineMount(t *testing.T) {
 				t.Errorf("%s: no file compared", c.mnt)
 			}
 		}
-		if got := dirNames(t, filepath.Join(m.Dir, "sessions", sample.SessionID)); !slices.Equal(got, []string{"assets", "metadata", "raw", "session.json", "sorted"}) {
+		if got := dirNames(t, filepath.Join(m.Dir, "sessions", sample.SessionID)); !slices.Equal(got, []string{"assets", "clipped", "compressed", "metadata", "raw", "session.json", "sorted", "sorters"}) {
 			t.Errorf("ls sessions/%s = %q", sample.SessionID, got)
 		}
 	}
@@ -177,5 +178,50 @@ func TestOnlineMount(t *testing.T) {
 	}
 	if got := dirNames(t, filepath.Join(m.Dir, "sessions")); !slices.Contains(got, sample.OldSessionID) || !slices.Contains(got, sample.SessionID) {
 		t.Errorf("ls sessions = %q: the resolved sessions are missing", got)
+	}
+}
+
+// TestOnlineSortersAndEcephysLinks follows sessions/<id>/sorters/<sorter>
+// and the clipped and compressed links through the kernel: each is a
+// relative link, and reading through it gives the files of the asset or
+// folder it names. The failed kilosort4 sorting has no link; a session
+// whose raw upload has only ecephys_compressed (at the top) gets no clipped.
+func TestOnlineSortersAndEcephysLinks(t *testing.T) {
+	rig := online{}.start(t)
+	sess := filepath.Join(rig.m.Dir, "sessions", sample.SessionID)
+	links := []struct{ link, target, src string }{
+		{"sorters/kilosort2_5", "../assets/" + sample.SortedName, filepath.Join(sample.DataDir(), sample.SortedName)},
+		{"clipped", "raw/ecephys/ecephys_clipped", filepath.Join(sample.DataDir(), sample.SessionID, "ecephys", "ecephys_clipped")},
+		{"compressed", "raw/ecephys/ecephys_compressed", filepath.Join(sample.DataDir(), sample.SessionID, "ecephys", "ecephys_compressed")},
+	}
+	for _, l := range links {
+		p := filepath.Join(sess, l.link)
+		if target, err := os.Readlink(p); err != nil || target != l.target {
+			t.Errorf("readlink %s = %q, %v; want %s", l.link, target, err, l.target)
+			continue
+		}
+		// The kernel follows the link for a listing; the tree under it is
+		// compared where the link leads.
+		if got, want := dirNames(t, p), sourceNames(t, l.src, nil); !slices.Equal(got, want) {
+			t.Errorf("ls %s = %q, want %q", l.link, got, want)
+		}
+		resolved, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Errorf("following %s: %v", l.link, err)
+		} else if sameTree(t, resolved, l.src) == 0 {
+			t.Errorf("%s: no file compared", l.link)
+		}
+	}
+	if got := dirNames(t, filepath.Join(sess, "sorters")); !slices.Equal(got, []string{"kilosort2_5"}) {
+		t.Errorf("ls sorters = %q, want only kilosort2_5 (kilosort4 failed)", got)
+	}
+	old := filepath.Join(rig.m.Dir, "sessions", sample.BucketOnlyID)
+	if target, err := os.Readlink(filepath.Join(old, "compressed")); err != nil || target != "raw/ecephys_compressed" {
+		t.Errorf("readlink compressed of %s = %q, %v; want raw/ecephys_compressed", sample.BucketOnlyID, target, err)
+	}
+	for _, absent := range []string{"clipped", "sorters"} {
+		if _, err := os.Lstat(filepath.Join(old, absent)); !errors.Is(err, iofs.ErrNotExist) {
+			t.Errorf("lstat %s of %s: %v, want it absent", absent, sample.BucketOnlyID, err)
+		}
 	}
 }

@@ -129,8 +129,13 @@ func (t *Tree) viewNode(ctx context.Context, s resolve.Session, v View) (Node, e
 	if !ok {
 		return nil, &PathError{Path: path, Err: fmt.Errorf("%w: session %s has no %s folder", ErrNotExist, s, v.Name)}
 	}
-	if f.Assets != nil {
+	switch {
+	case f.Assets != nil:
 		return newAssetsDir(t, path, f.Assets, f.ModTime), nil
+	case f.Target != "":
+		return &link{path: path, target: f.Target, modTime: f.ModTime, valid: ValidSession}, nil
+	case f.Links != nil:
+		return newLinkDir(path, f.Links, f.ModTime), nil
 	}
 	d := &objectDir{t: t, path: path, loc: f.Location, modTime: f.ModTime, valid: ValidSession}
 	if f.Only != nil {

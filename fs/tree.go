@@ -53,6 +53,10 @@ type Resolver interface {
 	KnownSessions(ctx context.Context) []resolve.Session
 	// Record is the session's DocDB record; ok is false when it has none.
 	Record(ctx context.Context, s resolve.Session) (rec docdb.Record, ok bool, err error)
+	// Sorters is, for each sorter, the newest of its sortings that did not fail.
+	Sorters(ctx context.Context, s resolve.Session) ([]resolve.SortedAsset, error)
+	// EcephysFolders are the raw folder's clipped and compressed data.
+	EcephysFolders(ctx context.Context, s resolve.Session) ([]resolve.RawFolder, error)
 }
 
 var _ Resolver = (*resolve.Resolver)(nil)

@@ -38,6 +38,18 @@ type Folder struct {
 	// Made are files the tree makes, shown among the objects (such as
 	// metadata/docdb.json); one hides an object of its name.
 	Made []MadeFile
+	// Links, when not nil, makes a folder of symbolic links (sorters/).
+	Links []Link
+	// Target, when set, makes the view a symbolic link instead of a
+	// folder, to this path relative to the session folder (clipped).
+	Target string
+}
+
+// Link is a symbolic link the tree makes; Target is relative to the folder
+// holding it, so the tree works under any mount point.
+type Link struct {
+	Name, Target string
+	ModTime      time.Time
 }
 
 // MadeFile is a file whose bytes the tree makes.
@@ -54,6 +66,9 @@ var defaultViews = []View{
 	{Name: "metadata", Folder: metadataFolder},
 	{Name: "sorted", Folder: sortedFolder},
 	{Name: "assets", Folder: assetsFolder},
+	{Name: "sorters", Folder: sortersFolder},
+	{Name: "clipped", Folder: ecephysLink("clipped")},
+	{Name: "compressed", Folder: ecephysLink("compressed")},
 }
 
 // checkViews panics unless every view has a name a folder can have, other
@@ -140,4 +155,47 @@ func assetsFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, b
 		}
 	}
 	return f, true, nil
+}
+
+// sortersFolder links each sorter's newest sorting that did not fail to its
+// folder in assets/; absent when no sorting names its sorter.
+func sortersFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
+	sorters, err := r.Sorters(ctx, s)
+	if err != nil {
+		if isNotFound(err) {
+			return Folder{}, false, nil
+		}
+		return Folder{}, false, err
+	}
+	f := Folder{Links: []Link{}, ModTime: s.DT()}
+	for _, v := range sorters {
+		if checkName("", v.Sorter) != nil || checkName("", v.Name) != nil {
+			continue // a name no folder can have; session.json still lists it
+		}
+		f.Links = append(f.Links, Link{Name: v.Sorter, Target: "../assets/" + v.Name, ModTime: v.Created})
+		if v.Created.After(f.ModTime) {
+			f.ModTime = v.Created
+		}
+	}
+	return f, len(f.Links) > 0, nil
+}
+
+// ecephysLink is a link to the raw folder's ecephys data of one kind
+// (clipped, compressed) wherever the upload put it; absent when it has none.
+func ecephysLink(kind string) func(context.Context, Resolver, resolve.Session) (Folder, bool, error) {
+	return func(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
+		folders, err := r.EcephysFolders(ctx, s)
+		if err != nil {
+			if isNotFound(err) {
+				return Folder{}, false, nil
+			}
+			return Folder{}, false, err
+		}
+		for _, f := range folders {
+			if f.Name == kind {
+				return Folder{Target: "raw/" + f.Path, ModTime: s.DT()}, true, nil
+			}
+		}
+		return Folder{}, false, nil
+	}
 }

@@ -76,6 +76,20 @@ func TestSessionFromLocalData(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "sorted asset:  "+sampleSorted) || !strings.Contains(out, "modalities:    behavior, behavior_videos, ecephys") {
 		t.Errorf("exit %d, text output:\n%s", code, out)
 	}
+	// The sortings, oldest first: sorter, created, probes, verdict.
+	_, table, ok := strings.Cut(out, "sortings:      2\n")
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n") {
+		rows = append(rows, strings.Fields(line))
+	}
+	want := [][]string{
+		{"SORTER", "CREATED", "PROBES", "VERDICT"},
+		{"kilosort2_5", "2024-03-01", "16:02", "ProbeA", "good"},
+		{"kilosort4", "2024-04-02", "09:15", "none", "failed:", "Out", "of", "memory."},
+	}
+	if !ok || !slices.EqualFunc(rows, want, slices.Equal) {
+		t.Errorf("sortings table = %q, want %q; output:\n%s", rows, want, out)
+	}
 }
 
 func TestSessionNotFound(t *testing.T) {

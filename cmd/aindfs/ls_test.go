@@ -88,10 +88,11 @@ func TestLsTree(t *testing.T) {
 		want []string
 	}{
 		{[]string{"sessions"}, []string{secondID, sampleID}},
-		{[]string{"sessions/" + sampleID}, []string{"assets", "metadata", "raw", "session.json", "sorted"}},
+		{[]string{"sessions/" + sampleID}, []string{"assets", "clipped", "compressed", "metadata", "raw", "session.json", "sorted", "sorters"}},
+		{[]string{"sessions/" + sampleID + "/sorters"}, []string{"kilosort2_5"}},
 		{[]string{"sessions/" + secondID}, []string{"assets", "metadata", "raw", "session.json"}},
 		// Another name of a session lists the session, as ls follows links to folders.
-		{[]string{"sessions/" + sampleSorted}, []string{"assets", "metadata", "raw", "session.json", "sorted"}},
+		{[]string{"sessions/" + sampleSorted}, []string{"assets", "clipped", "compressed", "metadata", "raw", "session.json", "sorted", "sorters"}},
 		{[]string{"/subjects/676909/"}, []string{sampleID}},
 	}
 	for _, tt := range tests {

@@ -92,6 +92,27 @@ func printInfo(w io.Writer, info resolve.Info) error {
 	for _, a := range info.DataAssets {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", shortTime(a.Created), a.Type, a.Name, orNone(a.ID))
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printSortings(w, info.SortedDataAssets)
+}
+
+// printSortings is the table of a session's sortings, oldest first.
+func printSortings(w io.Writer, sortings []resolve.SortedRef) error {
+	fmt.Fprintf(w, "sortings:      %d\n", len(sortings))
+	if len(sortings) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  SORTER\tCREATED\tPROBES\tVERDICT\n")
+	for _, v := range sortings {
+		sorter := "unknown"
+		if v.Sorter != nil {
+			sorter = *v.Sorter
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", sorter, shortTime(v.Created), orNone(strings.Join(v.Probes, ",")), v.Verdict)
+	}
 	return tw.Flush()
 }
 
