@@ -34,6 +34,10 @@ type mountState struct {
 	// pass decides which local files the kernel reads itself; nil until
 	// the mount is up, or where the kernel cannot.
 	pass atomic.Pointer[passthrough]
+	// reads is told of every read (MountOptions.Reads); nil: nobody is.
+	reads func(took time.Duration, err error)
+	// open counts the file handles the kernel holds.
+	open atomic.Int64
 }
 
 // context returns ctx (the kernel's request, cancelled when the caller is
@@ -339,6 +343,10 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		return nil, 0, n.mnt.errno("open", n.file.Path(), c, err)
 	}
 	h := &fileHandle{mnt: n.mnt, path: n.file.Path(), r: r}
+	if _, ok := n.file.(changing); ok {
+		n.mnt.open.Add(1)
+		return h, fuse.FOPEN_DIRECT_IO, 0
+	}
 	if lf, ok := r.(localFiler); ok {
 		f, local, err := lf.LocalFile(c)
 		if err != nil {
@@ -353,6 +361,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 			if p := n.mnt.pass.Load(); p != nil && p.allows(f) {
 				h.fd = int(f.Fd())
 			}
+			n.mnt.open.Add(1)
 			return h, fuse.FOPEN_KEEP_CACHE, 0
 		}
 	}
@@ -361,6 +370,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		open |= fuse.FOPEN_DIRECT_IO
 		h.node = n
 	}
+	n.mnt.open.Add(1)
 	return h, open, 0
 }
 
@@ -400,7 +410,15 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 			h.small.Add(1)
 		}
 	}
+	start := time.Now()
 	res, err := h.read(c, dest, off)
+	if h.mnt.reads != nil {
+		if errors.Is(err, io.EOF) {
+			h.mnt.reads(time.Since(start), nil)
+		} else {
+			h.mnt.reads(time.Since(start), err)
+		}
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		// No partial answer: the kernel takes a short read for the end of
 		// the file and would shrink it.
@@ -461,6 +479,7 @@ func (r lentResult) Done() { r.l.Release() }
 var _ = (fusefs.FileReleaser)((*fileHandle)(nil))
 
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	h.mnt.open.Add(-1)
 	if reads, small := h.reads.Load(), h.small.Load(); h.node != nil && reads >= smallReadsMin && 4*small >= 3*reads {
 		if !h.node.smallReads.Swap(true) {
 			h.mnt.log.Info("file read in small pieces: it keeps the page cache from its next open on",

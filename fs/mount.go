@@ -63,6 +63,9 @@ type MountOptions struct {
 	// AllowNonEmpty mounts over a folder that holds files, hiding them
 	// until unmounted; otherwise such a folder is refused (ErrNotEmpty).
 	AllowNonEmpty bool
+	// Reads, when set, is told how long each read request took to answer,
+	// and its error (nil for a read that reached the end of the file).
+	Reads func(took time.Duration, err error)
 }
 
 // ErrNotEmpty is returned (wrapped) by Mount for a mount point that holds
@@ -83,6 +86,9 @@ type Mount struct {
 	unmountOnce sync.Once // the first Unmount unmounts; later ones wait for it
 	unmountErr  error     // its result
 }
+
+// OpenFiles is the number of files open through the mount.
+func (m *Mount) OpenFiles() int64 { return m.state.open.Load() }
 
 // Mount serves the tree at dir until Unmount. A mount left stale at dir by
 // a crashed process ("transport endpoint is not connected") is cleared
@@ -114,7 +120,7 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 	}
 
 	life, stop := context.WithCancel(context.Background())
-	state := &mountState{log: t.log, life: life, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	state := &mountState{log: t.log, life: life, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), reads: opts.Reads}
 	root := &dirNode{mnt: state, dir: t.Root()}
 	negative := negativeValid
 	direct := os.Geteuid() == 0

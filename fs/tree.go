@@ -180,6 +180,9 @@ type Config struct {
 	Views []View
 	// Now is the clock for the modification time of the top folders; nil: time.Now.
 	Now func() time.Time
+	// Stats, when set, is the contents of .aindfs/stats.json, a folder
+	// that root listings do not show; nil: there is no such folder.
+	Stats func() []byte
 }
 
 // Tree is the tree of sessions. It is safe for concurrent use; folders
@@ -192,11 +195,12 @@ type Tree struct {
 	views   []View
 	started time.Time
 	root    *rootDir
+	stats   func() []byte
 }
 
 // New returns the tree over cfg's resolver and objects.
 func New(cfg Config) *Tree {
-	t := &Tree{r: cfg.Resolver, objects: cfg.Objects, log: cfg.Logger, views: cfg.Views}
+	t := &Tree{r: cfg.Resolver, objects: cfg.Objects, log: cfg.Logger, views: cfg.Views, stats: cfg.Stats}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -248,6 +252,10 @@ func (d *rootDir) Lookup(ctx context.Context, name string) (Node, error) {
 		return &subjectsDir{t: d.t}, nil
 	case assetsName:
 		return &assetsByID{t: d.t}, nil
+	case statusName:
+		if d.t.stats != nil {
+			return &statusDir{t: d.t}, nil
+		}
 	}
 	return nil, notExist("", name, nil)
 }

@@ -76,6 +76,17 @@ type S3Backend struct {
 	backoff backoff
 }
 
+// NewS3HTTPClient returns the HTTP client of an S3 backend whose options
+// name none: the SDK's own, keeping 256 idle connections per host instead
+// of 10, since prefetch keeps more GETs than 10 in flight and reconnecting
+// costs a round trip.
+func NewS3HTTPClient() aws.HTTPClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 256
+		tr.MaxIdleConnsPerHost = 256
+	})
+}
+
 // NewS3 builds an S3 backend from the standard AWS configuration chain,
 // overridden by opts.
 func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
@@ -89,13 +100,8 @@ func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	// The SDK's own client allows only 10 idle connections per host; prefetch
-	// keeps more GETs than that in flight, and reconnecting costs a round trip.
 	loadOpts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.MaxIdleConns = 256
-			tr.MaxIdleConnsPerHost = 256
-		})),
+		config.WithHTTPClient(NewS3HTTPClient()),
 		// The SDK would print its own warnings (an instance-metadata probe
 		// off EC2, say) on stderr; what matters is logged here instead.
 		config.WithLogger(logging.Nop{}),

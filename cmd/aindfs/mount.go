@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 
@@ -24,6 +25,7 @@ func newMountCmd(g *globals) *cobra.Command {
 		maxBackground int
 		debugFUSE     bool
 		background    bool
+		metricsAddr   string
 		allowNonEmpty bool
 	)
 	cmd := &cobra.Command{
@@ -88,10 +90,15 @@ contents, which never change), so that an asset made since shows up.`,
 			}
 			defer sources.Close()
 			limitGoHeap(g)
-			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log})
-			m, err := tree.Mount(args[0], fs.MountOptions{
+			dir, err := filepath.Abs(args[0])
+			if err != nil {
+				return usageError{fmt.Errorf("mount point %s: %w", args[0], err)}
+			}
+			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log,
+				Stats: g.statsFile(sources, dir)})
+			m, err := tree.Mount(dir, fs.MountOptions{
 				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: maxBackground, DirectIO: direct, Debug: debugFUSE,
-				AllowNonEmpty: allowNonEmpty,
+				AllowNonEmpty: allowNonEmpty, Reads: sources.metrics.ObserveRead,
 			})
 			if errors.Is(err, fs.ErrNotEmpty) {
 				return usageError{fmt.Errorf("%w; choose an empty folder, or pass --allow-non-empty", err)}
@@ -101,6 +108,12 @@ contents, which never change), so that an asset made since shows up.`,
 			}
 			g.log.Info("mounted", "dir", m.Dir, "data", orNone(src.dataDir), "code_ocean", sources.describeCatalog(),
 				"s3", !src.offline, "cache", src.cacheSize, "direct_io", directIO, "allow_other", allowOther)
+			stopMetrics, err := g.watchMount(sources, m, metricsAddr)
+			if err != nil {
+				m.Unmount()
+				return err
+			}
+			defer stopMetrics()
 			g.stepLogLevelOnSignal(ctx)
 			g.refreshOnSignal(ctx, sources.resolver, m)
 			g.serving(m.Dir)
@@ -112,6 +125,7 @@ contents, which never change), so that an asset made since shows up.`,
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	cmd.Flags().StringVar(&readAhead, "read-ahead", formatSize(fs.DefaultReadAhead), "how far the kernel reads ahead of a sequential reader")
 	cmd.Flags().StringVar(&directIO, "direct-io", formatSize(fs.DefaultDirectIO), "files of at least this size bypass the kernel's page cache and are served from the block cache alone: faster cold reads in large pieces, slower reads a few KiB at a time; off: none do")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
 	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file")
 	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().BoolVar(&allowNonEmpty, "allow-non-empty", false, "mount over a folder that holds files, hiding them until unmounted")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aind/aindfs/codeocean"
 	"github.com/aind/aindfs/docdb"
+	"github.com/aind/aindfs/internal/metrics"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 	"github.com/spf13/cobra"
@@ -57,6 +58,10 @@ type sources struct {
 	resolver *resolve.Resolver
 	dataDir  string
 	local    *store.LocalBackend // nil without a data folder
+	// metrics counts the requests to S3, Code Ocean and DocDB, and what
+	// mount adds (Watch); stats and Prometheus read it.
+	metrics    *metrics.Metrics
+	cacheBytes int64 // the block cache's budget
 }
 
 // openSources builds the pieces. Without a Code Ocean token the resolver
@@ -78,7 +83,7 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 		}
 		f.dataDir = abs
 	}
-	src := &sources{dataDir: f.dataDir}
+	src := &sources{dataDir: f.dataDir, metrics: metrics.New(), cacheBytes: cacheBytes}
 	opts := store.Options{CacheBytes: cacheBytes, Logger: g.log}
 	if f.dataDir != "" {
 		// Nothing outside the data folder is read: links that leave it are
@@ -92,13 +97,14 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 	if f.offline {
 		buckets = []string{}
 	} else {
-		s3, err := store.NewS3(ctx, store.S3Options{Logger: g.log})
+		s3, err := store.NewS3(ctx, store.S3Options{Logger: g.log, HTTPClient: src.metrics.S3Client(store.NewS3HTTPClient())})
 		if err != nil {
 			return nil, fmt.Errorf("set up S3: %w", err)
 		}
 		opts.S3 = s3
 		cfg, tokenVar := codeocean.ConfigFromEnv(os.Getenv, os.Environ())
 		cfg.Logger = g.log
+		cfg.HTTPClient = src.metrics.Client(metrics.CodeOcean, metrics.CodeOceanKind)
 		if cfg.Token != "" {
 			// The variable's name, never its value: a cop_ value may be found
 			// under any name, and the person should know which one was used.
@@ -117,7 +123,7 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 	if src.catalog != nil {
 		rcfg.Catalog = src.catalog
 	}
-	records, describeRecords, err := g.openRecords(f.offline)
+	records, describeRecords, err := g.openRecords(f.offline, src.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +137,7 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 // openRecords returns DocDB as AINDFS_DOCDB_URL says: the public API by
 // default, none for "off" or --offline, or, for file://PATH, the records of
 // a local file (a network is not needed, so --offline keeps it).
-func (g *globals) openRecords(offline bool) (resolve.Records, string, error) {
+func (g *globals) openRecords(offline bool, m *metrics.Metrics) (resolve.Records, string, error) {
 	u, on := docdb.URLFromEnv(os.Getenv)
 	if !on {
 		return nil, "off", nil
@@ -146,7 +152,7 @@ func (g *globals) openRecords(offline bool) (resolve.Records, string, error) {
 	if offline {
 		return nil, "off (offline)", nil
 	}
-	c, err := docdb.New(docdb.Config{URL: u, Logger: g.log})
+	c, err := docdb.New(docdb.Config{URL: u, Logger: g.log, HTTPClient: m.Client(metrics.DocDB, metrics.LastPathKind)})
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", docdb.URLVar, err)
 	}
