@@ -188,7 +188,9 @@ func (s *Store) reserve(n int64) bool {
 	}
 }
 
-// run performs fetch f: one ranged GET whose body fills its blocks in turn.
+// run performs fetch f. Its blocks found on disk are read from there;
+// each run of the others is one ranged GET whose body fills them in turn,
+// and the blocks it brings are queued for the disk.
 func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 	defer f.cancel()
 	left := f.bytes // of the owner's readahead, not yet arrived
@@ -200,33 +202,67 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		}()
 	}
 	c := s.cache
-	bs := s.opts.BlockSize
-	off := f.blocks[0].key.index * bs
-	failFrom := func(i int, err error) {
-		if errors.Is(err, ErrChanged) {
-			s.log.Warn("object changed while open; its readers fail until reopened", "location", obj.String(), "cause", err)
-		} else if f.ctx.Err() == nil {
-			s.log.Warn("read failed", "location", obj.String(), "offset", f.blocks[i].key.index*bs, "cause", err)
+	arrived := func(p *pendingBlock, blk *block, fromS3 bool) {
+		n := int64(len(blk.data))
+		s.inflight.Add(-n)
+		if fromS3 && s.disk != nil {
+			key, name := diskKey(p.key, info.Size, c.blockSize)
+			blk.refs.Add(1) // the disk writer's, until it is written
+			s.disk.put(key, name, blk.data, func() { c.release(blk) })
 		}
-		for _, p := range f.blocks[i:] {
-			s.inflight.Add(-c.blockLen(p.key.index, info.Size))
-			c.fail(p, err)
+		c.complete(p, blk)
+		if f.owner != nil {
+			left -= n
+			f.owner.arrived(n, true)
 		}
+	}
+	for i := 0; i < len(f.blocks); {
+		if blk := s.fromDisk(f.blocks[i], info); blk != nil {
+			arrived(f.blocks[i], blk, false)
+			i++
+			continue
+		}
+		j := len(f.blocks)
+		if s.disk != nil {
+			for j = i + 1; j < len(f.blocks) && !s.disk.has(s.diskName(f.blocks[j], info)); j++ {
+			}
+		}
+		if k, err := s.get(f, f.blocks[i:j], obj, info, arrived); err != nil {
+			if errors.Is(err, ErrChanged) {
+				s.log.Warn("object changed while open; its readers fail until reopened", "location", obj.String(), "cause", err)
+			} else if f.ctx.Err() == nil {
+				s.log.Warn("read failed", "location", obj.String(), "offset", f.blocks[i+k].key.index*c.blockSize, "cause", err)
+			}
+			for _, p := range f.blocks[i+k:] {
+				s.inflight.Add(-c.blockLen(p.key.index, info.Size))
+				c.fail(p, err)
+			}
+			return
+		}
+		i = j
+	}
+}
+
+// get fetches blocks, consecutive, with one ranged GET, handing each to
+// arrived in turn. On failure it returns how many arrived.
+func (s *Store) get(f *fetch, blocks []*pendingBlock, obj URI, info ObjectInfo, arrived func(*pendingBlock, *block, bool)) (int, error) {
+	c := s.cache
+	off := blocks[0].key.index * c.blockSize
+	var length int64
+	for _, p := range blocks {
+		length += c.blockLen(p.key.index, info.Size)
 	}
 	b, err := s.backend(obj)
 	if err != nil {
-		failFrom(0, err)
-		return
+		return 0, err
 	}
 	s.requests.Add(1)
-	body, err := b.ReadRange(f.ctx, obj, info.ETag, off, f.bytes)
+	body, err := b.ReadRange(f.ctx, obj, info.ETag, off, length)
 	if err != nil {
-		failFrom(0, err)
-		return
+		return 0, err
 	}
-
 	defer body.Close()
-	for i, p := range f.blocks {
+	for i, p := range blocks {
 		n := c.blockLen(p.key.index, info.Size)
 		blk := c.newBlock(int(n))
 		got, err := io.ReadFull(body, blk.data)
@@ -235,18 +271,33 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 			c.release(blk)
 			if err == io.ErrUnexpectedEOF || err == io.EOF {
 				err = fmt.Errorf("read %s: answer ended %d bytes short of %d-%d: %w",
-					obj, f.bytes-(p.key.index*bs-off)-int64(got), off, off+f.bytes, io.ErrUnexpectedEOF)
+					obj, length-(p.key.index*c.blockSize-off)-int64(got), off, off+length, io.ErrUnexpectedEOF)
 			}
-			failFrom(i, err)
-			return
+			return i, err
 		}
-		s.inflight.Add(-n)
-		c.complete(p, blk)
-		if f.owner != nil {
-			left -= n
-			f.owner.arrived(n, true)
-		}
+		arrived(p, blk, true)
 	}
+	return len(blocks), nil
+}
+
+// fromDisk returns block p read from the disk tier, or nil.
+func (s *Store) fromDisk(p *pendingBlock, info ObjectInfo) *block {
+	if s.disk == nil {
+		return nil
+	}
+	c := s.cache
+	blk := c.newBlock(int(c.blockLen(p.key.index, info.Size)))
+	key, name := diskKey(p.key, info.Size, c.blockSize)
+	if !s.disk.get(key, name, blk.data) {
+		c.release(blk)
+		return nil
+	}
+	return blk
+}
+
+func (s *Store) diskName(p *pendingBlock, info ObjectInfo) string {
+	_, name := diskKey(p.key, info.Size, s.cache.blockSize)
+	return name
 }
 
 // collect appends the blocks of slots to blocks, waiting for those on

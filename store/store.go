@@ -89,7 +89,13 @@ type Options struct {
 	MaxReadahead int64
 	// PartSize is the largest readahead GET; default 16 MiB.
 	PartSize int64
-	Logger   *slog.Logger
+	// DiskDir, when set, keeps blocks of S3 objects on local disk too, in
+	// a folder that outlives the process and may be shared by several
+	// (see DiskCache); DiskBytes bounds it, default 10 GiB. A folder that
+	// cannot be used is logged and the Store goes on with memory alone.
+	DiskDir   string
+	DiskBytes int64
+	Logger    *slog.Logger
 }
 
 // Stats counts what a Store has done since it was made.
@@ -105,6 +111,10 @@ type Stats struct {
 	// BufferBytes and PeakBufferBytes are the memory holding object bytes:
 	// cached blocks, blocks being filled and blocks being copied out.
 	BufferBytes, PeakBufferBytes int64
+	// The disk tier: blocks read from it, written to it, not written
+	// (the disk slower than the network, or failing), and found damaged
+	// and fetched again.
+	DiskHits, DiskWrites, DiskSkipped, DiskDamaged int64
 }
 
 // Store reads objects from S3 or local disk through one block cache. It
@@ -112,6 +122,7 @@ type Stats struct {
 type Store struct {
 	opts  Options
 	cache *BlockCache
+	disk  *DiskCache // nil without DiskDir
 	log   *slog.Logger
 
 	ctx    context.Context // parent of every fetch; cancelled by Close
@@ -136,13 +147,23 @@ func New(opts Options) *Store {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{
+	s := &Store{
 		opts:   opts,
 		cache:  NewBlockCache(opts.CacheBytes, opts.BlockSize),
 		log:    opts.Logger,
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	if opts.DiskDir != "" {
+		orDefault(&opts.DiskBytes, DefaultDiskBytes)
+		d, err := OpenDiskCache(opts.DiskDir, opts.DiskBytes, opts.Logger)
+		if err != nil {
+			opts.Logger.Warn("cache folder unusable; going on with the memory cache only", "cause", err)
+		} else {
+			s.disk = d
+		}
+	}
+	return s
 }
 
 // orDefault sets an option left unset (zero or less) to its default.
@@ -157,13 +178,16 @@ func (s *Store) Close() error {
 	s.closed.Store(true)
 	s.cancel()
 	s.cache.purge()
+	if s.disk != nil {
+		return s.disk.Close()
+	}
 	return nil
 }
 
 // Stats returns the Store's counters.
 func (s *Store) Stats() Stats {
 	buffers, peak := s.cache.buffers()
-	return Stats{
+	st := Stats{
 		Requests:        s.requests.Load(),
 		BytesFetched:    s.fetched.Load(),
 		CacheHits:       s.hits.Load(),
@@ -175,6 +199,11 @@ func (s *Store) Stats() Stats {
 		BufferBytes:     buffers,
 		PeakBufferBytes: peak,
 	}
+	if d := s.disk; d != nil {
+		st.DiskHits, st.DiskWrites = d.hits.Load(), d.written.Load()
+		st.DiskSkipped, st.DiskDamaged = d.dropped.Load(), d.corrupt.Load()
+	}
+	return st
 }
 
 func (s *Store) backend(u URI) (Backend, error) {
