@@ -233,6 +233,13 @@ func TestDiskCacheShared(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Opened while the Stores have the folder: it takes their count as it
+	// is, where one alone would count the files again.
+	d, err := store.OpenDiskCache(dir, limit, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	for _, st := range stores {
 		st.Close()
 	}
@@ -246,11 +253,6 @@ func TestDiskCacheShared(t *testing.T) {
 	if hits == 0 {
 		t.Error("no block was read from disk: the test does not test sharing")
 	}
-	d, err := store.OpenDiskCache(dir, limit, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	stats, err := d.Stats()
 	if err != nil {
 		t.Fatal(err)

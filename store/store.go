@@ -9,7 +9,9 @@
 // bytes, share the GETs of blocks that several readers want, and read
 // ahead of sequential readers with many ranged GETs in flight (the fetch
 // engine, fetch.go). Each Reader is pinned to the ETag it was opened
-// with. Local files are read directly. The S3Backend retries with capped
+// with. With a DiskCache below it, blocks of S3 objects are also kept on
+// local disk across restarts, shared by processes. Local files are read
+// directly, and never cached. The S3Backend retries with capped
 // exponential backoff, resumes broken or stalled answers from the last
 // byte received, and gives up after a bounded time.
 //
