@@ -136,7 +136,7 @@ folder or a parent, then the home folder; variables already set win):
 	root.SetVersionTemplate("aindfs {{.Version}}\n")
 	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
 	root.AddCommand(newAttachedCmd(g), newAttachCmd(g))
-	root.AddCommand(newMountCmd(g), newLsCmd(g), newCatCmd(g), newURLCmd(g), newStatsCmd(g))
+	root.AddCommand(newMountCmd(g), newLsCmd(g), newCatCmd(g), newURLCmd(g), newStatsCmd(g), newRefreshCmd(g))
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	checkUsage(root)

@@ -51,8 +51,9 @@ READY sent to systemd when it started aindfs, STOPPING when it unmounts).
 With --background the command returns at that moment, leaving the mount in
 its own process; it fails instead, with the reason, if the mount could not
 be made. SIGUSR2 steps the log level: debug, info, warn, error, debug, ...
-SIGHUP forgets what was learnt of sessions (answers, listings; not file
-contents, which never change), so that an asset made since shows up.`,
+SIGHUP, or aindfs refresh, forgets what was learnt of sessions (answers,
+listings; not file contents, which never change), so that an asset made
+since shows up. aindfs stats shows what the mount has done.`,
 		Example: `  aindfs mount ~/sessions
   aindfs mount --data /data --cache-size 4GiB /root/capsule/sessions
   aindfs mount --data testdata/data --offline ./mnt
@@ -95,7 +96,7 @@ contents, which never change), so that an asset made since shows up.`,
 				return usageError{fmt.Errorf("mount point %s: %w", args[0], err)}
 			}
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log,
-				Stats: g.statsFile(sources, dir)})
+				Stats: g.statsFile(sources, dir, controlSocket())})
 			m, err := tree.Mount(dir, fs.MountOptions{
 				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: maxBackground, DirectIO: direct, Debug: debugFUSE,
 				AllowNonEmpty: allowNonEmpty, Reads: sources.metrics.ObserveRead,
@@ -114,6 +115,12 @@ contents, which never change), so that an asset made since shows up.`,
 				return err
 			}
 			defer stopMetrics()
+			stopControl, err := g.serveControl(controlSocket(), sources.resolver, m)
+			if err != nil {
+				m.Unmount()
+				return err
+			}
+			defer stopControl()
 			g.stepLogLevelOnSignal(ctx)
 			g.refreshOnSignal(ctx, sources.resolver, m)
 			g.serving(m.Dir)

@@ -129,3 +129,52 @@ func TestSIGHUPShowsNewAsset(t *testing.T) {
 	f.Close()
 	stopMount(t, logs, exited)
 }
+
+// TestRefreshCommand: aindfs refresh MOUNTPOINT SESSION shows a new asset of
+// that session; refreshing another session does not.
+func TestRefreshCommand(t *testing.T) {
+	dir, co, srv, logs, exited := onlineMount(t)
+	defer stopMount(t, logs, exited)
+	assets := filepath.Join(dir, "sessions", sample.SessionID, "assets")
+	before := readDirNames(t, assets)
+
+	processed := sample.SessionID + "_processed_2025-02-03_04-05-06"
+	co.AddAssets(codeocean.DataAsset{
+		ID: "0e9a7c9e-0000-4000-8000-000000000003", Name: processed, State: "ready", Type: "result",
+		Created:      codeocean.Time{Time: time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)},
+		SourceBucket: &codeocean.SourceBucket{Origin: "aws", Bucket: "aind-open-data", Prefix: processed},
+	})
+	srv.PutObject("aind-open-data", processed+"/results.txt", []byte("units: 7\n"))
+
+	code, out, errOut := runCLI(t, "refresh", dir, sample.SecondID)
+	if code != 0 || !strings.HasPrefix(out, "refreshed "+sample.SecondID+": ") {
+		t.Fatalf("refresh of another session: exit %d, %q %s", code, out, errOut)
+	}
+	if names := readDirNames(t, assets); slices.Contains(names, processed) {
+		t.Errorf("refreshing %s showed a new asset of %s", sample.SecondID, sample.SessionID)
+	}
+
+	// Any name of the session will do.
+	code, out, errOut = runCLI(t, "refresh", dir, sample.SortedName)
+	if code != 0 || !strings.HasPrefix(out, "refreshed "+sample.SessionID+": ") {
+		t.Fatalf("refresh: exit %d, %q %s", code, out, errOut)
+	}
+	if after := readDirNames(t, assets); len(after) != len(before)+1 || !slices.Contains(after, processed) {
+		t.Errorf("assets after refresh = %q, want %q and %s", after, before, processed)
+	}
+	if code, out, _ := runCLI(t, "refresh", dir); code != 0 || !strings.HasPrefix(out, "refreshed every session: ") {
+		t.Errorf("refresh of every session: exit %d, %q", code, out)
+	}
+
+	for _, tt := range []struct {
+		args   []string
+		errHas string
+	}{
+		{[]string{"refresh", dir, "not-a-session"}, `"not-a-session"`},
+		{[]string{"refresh", t.TempDir()}, "is not an aindfs mount"},
+	} {
+		if code, _, errOut := runCLI(t, tt.args...); code != exitUsage || !strings.Contains(errOut, tt.errHas) {
+			t.Errorf("%v: exit %d, %s", tt.args, code, errOut)
+		}
+	}
+}

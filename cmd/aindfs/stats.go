@@ -28,17 +28,18 @@ type mountStats struct {
 	Mount    string `json:"mount"`
 	Version  string `json:"version"`
 	LogLevel string `json:"log_level"`
+	Control  string `json:"control"` // the socket aindfs refresh talks to
 	metrics.Snapshot
 }
 
 // statsFile returns the contents of stats.json for the mount at dir.
-func (g *globals) statsFile(src *sources, dir string) func() []byte {
+func (g *globals) statsFile(src *sources, dir, control string) func() []byte {
 	return func() []byte {
 		snap, err := src.metrics.Snapshot()
 		if err != nil {
 			g.log.Warn("could not read the counters", "err", err)
 		}
-		b, _ := json.MarshalIndent(mountStats{Mount: dir, Version: buildVersion(),
+		b, _ := json.MarshalIndent(mountStats{Mount: dir, Version: buildVersion(), Control: control,
 			LogLevel: strings.ToLower(g.level.Level().String()), Snapshot: snap}, "", "  ")
 		return append(b, '\n')
 	}
