@@ -28,8 +28,12 @@ run: build
 # Benchmarks against a local S3 server shaped like the real one (20 ms per
 # request, 100 MB/s per response); results are ratios within one run. The
 # store is measured on its own (./store) and through a real mount of the
-# built binary (./fs, BenchmarkMount: needs root or fusermount3).
+# built binary (./fs, BenchmarkMount: needs root or fusermount3), and
+# BenchmarkClients runs h5py, zarr and numpy (bench/clients.py, Debian's
+# Python) through the mount against download-then-read.
 bench:
+	@/usr/bin/python3 -c 'import h5py, zarr, numpy' 2>/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-h5py python3-zarr python3-numpy; }
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 fuzz:

@@ -288,12 +288,14 @@ type mountProcess struct {
 	done chan error
 }
 
-// startMount mounts with the S3-only sources of the S3 server at url.
-func startMount(b *testing.B, bin, url, cache string) *mountProcess {
+// startMount mounts with the S3-only sources of the S3 server at url,
+// with the mount flags given after the cache size.
+func startMount(b *testing.B, bin, url, cache string, flags ...string) *mountProcess {
 	b.Helper()
 	home := b.TempDir()
 	m := &mountProcess{dir: b.TempDir(), done: make(chan error, 1)}
-	m.cmd = exec.Command(bin, "--log-level", "warn", "mount", "--data", "", "--cache-size", cache, m.dir)
+	args := append([]string{"--log-level", "warn", "mount", "--data", "", "--cache-size", cache}, flags...)
+	m.cmd = exec.Command(bin, append(args, m.dir)...)
 	m.cmd.Dir = home // no .env of ours on the way
 	m.cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
