@@ -323,15 +323,16 @@ var _ = (fusefs.NodeOpener)((*fileNode)(nil))
 // object gets a new one), so the kernel may keep cached pages across opens.
 //
 // Files on local disk are handed to the kernel where it can read them
-// itself (passthrough). Large S3 files are opened for direct I/O: each
-// read goes to the block cache, and the kernel copies the answer straight
-// into the reader's buffer. Through the page cache, the kernel would
-// instead copy it into pages it allocates, then copy those to the reader,
-// and later reclaim them, which halves the speed of a cold read on a busy
-// machine. Small files keep the page cache, where many small reads cost
-// nothing, and so do large ones read in small pieces before (smallReads).
-// mmap works on all: the kernel maps direct-I/O files through the page
-// cache (see Mount).
+// itself (passthrough). Others keep the page cache: programs that read a
+// few bytes at a time (HDF5 reading a column of a chunk) are answered by
+// the kernel, which asks aindfs only for its read-ahead. With
+// MountOptions.DirectIO, large S3 files are opened for direct I/O
+// instead: each read goes to the block cache, and the kernel copies the
+// answer straight into the reader's buffer, one copy fewer for programs
+// that read in large pieces, but a round trip for every read; a file
+// read mostly in small pieces keeps the page cache from its next open on
+// (smallReads). mmap works on all: the kernel maps direct-I/O files
+// through the page cache (see Mount).
 func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EROFS

@@ -25,10 +25,6 @@ const (
 	DefaultReadAhead = 1 << 20
 	// maxRequest is the largest read the kernel sends in one FUSE request.
 	maxRequest = 1 << 20
-	// DefaultDirectIO is the size from which files bypass the kernel's
-	// page cache (see fileNode.Open): above the small files that are read
-	// in many small pieces, below the recordings that are streamed.
-	DefaultDirectIO = 16 << 20
 	// DefaultMaxBackground is how many read-ahead requests the kernel may
 	// have in flight at once, a little above the kernel's 12. More buys
 	// nothing here (the store reads ahead on its own) and costs memory:
@@ -53,10 +49,11 @@ type MountOptions struct {
 	ReadAhead int
 	// MaxBackground bounds the kernel's asynchronous requests; 0: DefaultMaxBackground.
 	MaxBackground int
-	// DirectIO is the size from which files are read with direct I/O,
-	// bypassing the kernel's page cache; 0: DefaultDirectIO; negative:
-	// never. Kernels older than 6.6 cannot mmap such files, so there
-	// every file keeps the page cache.
+	// DirectIO is the size from which S3 files are read with direct I/O,
+	// bypassing the kernel's page cache; 0 or negative: never, the
+	// default, since programs that read a few bytes at a time (HDF5)
+	// would pay a round trip to aindfs for each. Kernels older than 6.6
+	// cannot mmap such files, so there every file keeps the page cache.
 	DirectIO int64
 	// Debug logs every FUSE request (at debug level).
 	Debug bool
@@ -114,9 +111,6 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 	}
 	if opts.MaxBackground <= 0 {
 		opts.MaxBackground = DefaultMaxBackground
-	}
-	if opts.DirectIO == 0 {
-		opts.DirectIO = DefaultDirectIO
 	}
 
 	life, stop := context.WithCancel(context.Background())

@@ -106,7 +106,6 @@ func TestFlagDefaultsFollowPackages(t *testing.T) {
 		want      int64
 	}{
 		{"mount", "read-ahead", fs.DefaultReadAhead},
-		{"mount", "direct-io", fs.DefaultDirectIO},
 		{"mount", "cache-size", store.DefaultCacheBytes},
 		{"ls", "cache-size", store.DefaultCacheBytes},
 	}
