@@ -26,8 +26,9 @@ type objectDir struct {
 	accessOnce sync.Once
 
 	mu      sync.Mutex
-	current *listing // done or under way; nil before the first and after a failed one
-	fixed   bool     // current was given (setEntries), not listed
+	current *listing     // done or under way; nil before the first and after a failed one
+	fixed   bool         // current was given (setEntries), not listed
+	ahead   *folderAhead // the order files are opened in; nil until one is
 }
 
 func (d *objectDir) Name() string { return base(d.path) }
@@ -225,5 +226,6 @@ func (f *objectFile) Object() (store.URI, store.ObjectInfo) {
 }
 
 func (f *objectFile) Open(ctx context.Context) (Reader, error) {
+	f.dir.opened(f)
 	return f.dir.t.objects.Open(f.dir.loc.Join(f.info.Name), f.info), nil
 }

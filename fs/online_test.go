@@ -29,6 +29,7 @@ type online struct {
 	wrap    func(http.RoundTripper) http.RoundTripper // wraps the store's S3 transport
 	prepare func(*s3test.Server)                      // runs before anything is mounted
 	records resolve.Records                           // DocDB; nil: off
+	tree    Config                                    // its Resolver, Objects and Logger are the rig's
 }
 
 // onlineRig is a mounted online: the mount, its servers and its store.
@@ -77,7 +78,8 @@ func (o online) start(t *testing.T) onlineRig {
 		}
 	})
 	r := resolve.New(resolve.Config{Catalog: client, Records: o.records, Objects: st, Logger: logtest.Logger(logs)})
-	tree := New(Config{Resolver: r, Objects: StoreObjects(st), Logger: logtest.Logger(logs)})
+	o.tree.Resolver, o.tree.Objects, o.tree.Logger = r, StoreObjects(st), logtest.Logger(logs)
+	tree := New(o.tree)
 	return onlineRig{m: mountTreeWith(t, tree, o.mount), co: co, srv: srv, st: st}
 }
 

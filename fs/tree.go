@@ -183,6 +183,11 @@ type Config struct {
 	// Stats, when set, is the contents of .aindfs/stats.json, a folder
 	// that root listings do not show; nil: there is no such folder.
 	Stats func() []byte
+	// FolderAhead is how many bytes of a folder's next S3 files are
+	// fetched while a program opens its files in order; 0:
+	// DefaultFolderAhead (FolderAheadFor sizes it for a cache); negative:
+	// none. Four folders' worth at most are fetched at once.
+	FolderAhead int64
 }
 
 // Tree is the tree of sessions. It is safe for concurrent use; folders
@@ -196,11 +201,13 @@ type Tree struct {
 	started time.Time
 	root    *rootDir
 	stats   func() []byte
+	ahead   *aheadBudget
 }
 
 // New returns the tree over cfg's resolver and objects.
 func New(cfg Config) *Tree {
-	t := &Tree{r: cfg.Resolver, objects: cfg.Objects, log: cfg.Logger, views: cfg.Views, stats: cfg.Stats}
+	t := &Tree{r: cfg.Resolver, objects: cfg.Objects, log: cfg.Logger, views: cfg.Views, stats: cfg.Stats,
+		ahead: newAheadBudget(cfg.FolderAhead)}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}

@@ -95,8 +95,9 @@ since shows up. aindfs stats shows what the mount has done.`,
 			if err != nil {
 				return usageError{fmt.Errorf("mount point %s: %w", args[0], err)}
 			}
+			cacheBytes, _ := parseSize(src.cacheSize) // checked by openSources
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log,
-				Stats: g.statsFile(sources, dir, controlSocket())})
+				Stats: g.statsFile(sources, dir, controlSocket()), FolderAhead: fs.FolderAheadFor(cacheBytes)})
 			m, err := tree.Mount(dir, fs.MountOptions{
 				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: maxBackground, DirectIO: direct, Debug: debugFUSE,
 				AllowNonEmpty: allowNonEmpty, Reads: sources.metrics.ObserveRead,
