@@ -1,5 +1,8 @@
 // Package codeocean is a client for the Code Ocean REST API (the parts aindfs
-// needs: finding data assets and attaching them to capsules).
+// needs: finding data assets, and attaching them to capsules and to running
+// computations). Each request asks for the lowest server version it needs;
+// reads are retried, writes never; errors name the server and the request
+// and never show the token in any form.
 //
 // It knows nothing of sessions: it finds, describes and attaches data assets.
 package codeocean

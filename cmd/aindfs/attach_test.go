@@ -194,3 +194,14 @@ func TestAttachHelpExplainsComputationAndCapsule(t *testing.T) {
 		}
 	}
 }
+
+// A computation that cannot be read does not stop attached from listing the
+// sessions in the folder; the log says why the mounting list is missing.
+func TestAttachedWithoutTheComputation(t *testing.T) {
+	insideCapsule(t, fake.Options{})
+	t.Setenv("CO_COMPUTATION_ID", "comp-gone")
+	code, out, errOut := runCLI(t, "attached", sampleData(t))
+	if code != 0 || !strings.Contains(out, sampleID) || !strings.Contains(errOut, "cannot say what is still mounting") || !strings.Contains(errOut, "comp-gone") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -51,8 +51,9 @@ the assets attached to the computation whose folders are not in DIR yet
 			}
 			var pending []codeocean.AttachedAsset
 			if sources.catalog != nil && computation != "" {
+				// The sessions in DIR are still worth listing without it.
 				if pending, err = notMounted(cmd.Context(), sources.catalog, computation, sources.dataDir); err != nil {
-					return err
+					g.log.Warn("cannot say what is still mounting", "err", err)
 				}
 			}
 			return g.printAttached(cmd.Context(), sources, asJSON, computation, pending)
