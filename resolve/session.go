@@ -6,14 +6,18 @@
 //
 //   - every asset of a session in the Code Ocean catalog and the local data
 //     folder (assets.go);
-//   - its raw asset, where any asset's files live, and the raw data folder,
-//     probing known S3 buckets when the catalog does not say (raw.go);
-//   - its sorted assets and whether each sorting failed (sorted.go);
+//   - its raw asset and raw data folder, from the session's DocDB record
+//     when there is one (records.go), else the catalog's rules, probing
+//     known S3 buckets when nothing says where a folder is (raw.go);
+//   - its sortings: which failed, the sorter, the probes (sorted.go, read
+//     from the assets' files by sorter.go), and the raw upload's clipped
+//     and compressed ecephys folders (ecephys.go);
 //   - what session.json shows: modalities, metadata files, and the sessions
 //     of a subject (info.go).
 //
-// Answers are kept for DefaultAnswerTTL, failures for DefaultFailureTTL, and
-// callers asking the same question at once share one lookup (memo.go).
+// Answers are kept for DefaultAnswerTTL, failures for DefaultFailureTTL,
+// what assets hold for good, and callers asking the same question at once
+// share one lookup (memo.go); Forget drops those that may change (forget.go).
 // Errors saying that nothing exists behind a name wrap ErrNotFound, which
 // matches io/fs.ErrNotExist.
 package resolve

@@ -274,3 +274,31 @@ func TestEcephysFolders(t *testing.T) {
 		}
 	}
 }
+
+// The sortings of a session are read from S3 once: a second question, and
+// session.json after it, ask S3 nothing more.
+func TestSortingsAreReadOnce(t *testing.T) {
+	o := newOnline(t)
+	ctx := context.Background()
+	s := MustParseSession(sampleID)
+	if _, err := o.r.Assets(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	before := o.objs.S3Requests()
+	sorted, err := o.r.SortedAssets(ctx, s)
+	if err != nil || len(sorted) != 2 || sorted[0].Sorter != "kilosort2_5" || sorted[1].Sorter != "kilosort4" {
+		t.Fatalf("sorted assets = %+v, %v", sorted, err)
+	}
+	first := o.objs.S3Requests() - before
+	t.Logf("two sortings read with %d S3 requests (%d lists, %d stats, %d reads, %d probes)", first,
+		o.objs.Requests("List s3"), o.objs.Requests("Stat s3"), o.objs.Requests("ReadRange s3"), o.objs.Requests("Exists s3"))
+	if _, err := o.r.SortedAssets(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.r.Sorters(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if n := o.objs.S3Requests() - before - first; n != 0 {
+		t.Errorf("asking again made %d S3 requests, want none", n)
+	}
+}
