@@ -22,7 +22,9 @@ type assetsDir struct {
 func newAssetsDir(t *Tree, path string, assets []resolve.Asset, modTime time.Time) *assetsDir {
 	byName := map[string]resolve.Asset{}
 	for _, a := range assets {
-		if checkName("", a.Name) != nil {
+		if err := checkName("", a.Name); err != nil {
+			t.hidden.Warn("asset "+a.ID, "asset not shown in a session's assets/: its name cannot be a folder's; its files are under assets/ by ID",
+				"folder", "/"+path, "name", a.Name, "why", err, "path", "/"+join(assetsName, a.ID))
 			continue
 		}
 		// Two assets with one name: the newer one is shown.

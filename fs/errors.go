@@ -14,7 +14,7 @@ var (
 	// ErrNotExist: nothing at this path. It is io/fs.ErrNotExist, so
 	// os.IsNotExist and errors.Is(err, fs.ErrNotExist) both recognise it.
 	ErrNotExist = iofs.ErrNotExist
-	// ErrInvalidName: a name no entry can have (NUL, '/', not UTF-8).
+	// ErrInvalidName: a name no path can hold (NUL, '/').
 	ErrInvalidName = errors.New("invalid name")
 	// ErrNameTooLong: a name longer than MaxNameLen bytes.
 	ErrNameTooLong = errors.New("name too long")
@@ -74,7 +74,9 @@ func checkName(dir, name string) error {
 	case strings.ContainsAny(name, "/\x00"):
 		why = fmt.Errorf("%w: %q holds '/' or NUL", ErrInvalidName, name)
 	case !utf8.ValidString(name):
-		why = fmt.Errorf("%w: %q is not UTF-8", ErrInvalidName, name)
+		// A name the tree cannot hold, as a session name that does not
+		// parse: nothing is there.
+		return notExist(dir, name, fmt.Errorf("%q is not UTF-8", name))
 	default:
 		return nil
 	}

@@ -34,20 +34,12 @@ func (l *listing) add(page []store.ObjectInfo) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, o := range page {
-		if l.usable(o) {
+		if l.dir.usable(o) {
 			l.show(o)
 		}
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
-}
-
-func (l *listing) usable(o store.ObjectInfo) bool {
-	if checkName("", o.Name) != nil {
-		l.dir.t.log.Debug("entry with an unusable name left out", "folder", l.dir.loc.String(), "name", o.Name)
-		return false
-	}
-	return true
 }
 
 // show adds the entry o, unless an entry of its name is shown already.

@@ -65,17 +65,26 @@ func (d *objectDir) localAccess() *store.Access {
 	return d.access
 }
 
+// usable reports whether entry o can be shown: whether its name is one a
+// path can reach. An entry that cannot is left out, and the log says so.
+func (d *objectDir) usable(o store.ObjectInfo) bool {
+	if err := checkName("", o.Name); err != nil {
+		d.t.hidden.Warn("entry "+d.loc.String()+"\x00"+o.Name, "entry not shown: its name cannot be a file's",
+			"folder", "/"+d.path, "location", d.loc.String(), "name", o.Name, "why", err)
+		return false
+	}
+	return true
+}
+
 // setEntries makes list the folder's whole listing, and returns its usable
 // entries sorted, one per name; where a folder and an object share a name
 // (S3 allows it), the folder wins.
 func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
 	entries := make([]store.ObjectInfo, 0, len(list))
 	for _, o := range list {
-		if checkName("", o.Name) != nil {
-			d.t.log.Debug("entry with an unusable name left out", "folder", d.loc.String(), "name", o.Name)
-			continue
+		if d.usable(o) {
+			entries = append(entries, o)
 		}
-		entries = append(entries, o)
 	}
 	slices.SortStableFunc(entries, store.ByName)
 	entries = slices.CompactFunc(entries, func(a, b store.ObjectInfo) bool { return a.Name == b.Name })

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/aind/aindfs/docdb"
+	"github.com/aind/aindfs/internal/logonce"
 	"github.com/aind/aindfs/resolve"
 	"github.com/aind/aindfs/store"
 )
@@ -197,6 +198,7 @@ type Tree struct {
 	r       Resolver
 	objects Objects
 	log     *slog.Logger
+	hidden  *logonce.Logger // what listings leave out, and why
 	views   []View
 	started time.Time
 	root    *rootDir
@@ -215,6 +217,7 @@ func New(cfg Config) *Tree {
 		t.views = defaultViews
 	}
 	checkViews(t.views)
+	t.hidden = logonce.New(t.log)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

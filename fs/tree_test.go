@@ -242,7 +242,8 @@ func TestBadNamesNeverAsk(t *testing.T) {
 		{"sessions", sample.SessionID + "_" + strings.Repeat("x", 250), ErrNameTooLong},
 		{"sessions", "ecephys_676909_2023-12-13_13-43-40\x00", ErrInvalidName},
 		{"sessions", "a/" + sample.SessionID, ErrInvalidName},
-		{"sessions", sample.SessionID + "_\xff\xfe", ErrInvalidName},
+		{"sessions", sample.SessionID + "_\xff\xfe", ErrNotExist},
+		{"subjects", "\xff", ErrNotExist},
 		{"subjects", "12345", ErrNotExist},
 		{"subjects", "abcdefg", ErrNotExist},
 		{"assets", "not-a-uuid", ErrNotExist},
@@ -428,5 +429,38 @@ func TestOddListings(t *testing.T) {
 	}
 	if _, ok := nodes[0].(Dir); !ok {
 		t.Errorf("a is a file, want the folder")
+	}
+}
+
+// TestAssetNameWithSlash: an asset whose name holds '/' cannot be a folder
+// of a session's assets/. It is left out, the log says so once (naming it
+// and where its files are), and its files are there, by its ID.
+func TestAssetNameWithSlash(t *testing.T) {
+	tree, r, _, logs := sampleTree(t)
+	odd := resolve.Asset{ID: "0a1b2c3d-0000-4000-8000-00000000000a", Name: sample.SessionID + "_processed/v2",
+		Created: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), Type: "result",
+		Local: store.Local(filepath.Join(sample.DataDir(), sample.SortedName))}
+	r.mu.Lock()
+	r.sessions[sample.SessionID].assets = append(r.sessions[sample.SessionID].assets, odd)
+	r.mu.Unlock()
+	ctx := context.Background()
+	for range 2 {
+		nodes, err := walkDir(t, tree, "sessions/"+sample.SessionID+"/assets").ReadDir(ctx)
+		want := []string{sample.SessionID, sample.FailedName, sample.SortedName}
+		if got := names(nodes); err != nil || !slices.Equal(got, want) {
+			t.Errorf("assets/ = %q, %v; want %q", got, err, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings for an asset left out of two listings, want 1:\n%s", n, logs)
+	}
+	for _, want := range []string{odd.ID, "/assets/" + odd.ID, "v2"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not name %s:\n%s", want, logs)
+		}
+	}
+	nodes, err := walkDir(t, tree, "assets/"+odd.ID).ReadDir(ctx)
+	if err != nil || len(nodes) == 0 {
+		t.Errorf("assets/%s = %q, %v; want the asset's files", odd.ID, names(nodes), err)
 	}
 }

@@ -162,9 +162,6 @@ func assetsFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, b
 func sortersFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 	sorters, err := r.Sorters(ctx, s)
 	if err != nil {
-		if isNotFound(err) {
-			return Folder{}, false, nil
-		}
 		return Folder{}, false, err
 	}
 	f := Folder{Links: []Link{}, ModTime: s.DT()}
@@ -186,9 +183,6 @@ func ecephysLink(kind string) func(context.Context, Resolver, resolve.Session) (
 	return func(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
 		folders, err := r.EcephysFolders(ctx, s)
 		if err != nil {
-			if isNotFound(err) {
-				return Folder{}, false, nil
-			}
 			return Folder{}, false, err
 		}
 		for _, f := range folders {

@@ -9,8 +9,9 @@ package store
 // be, which may be on the next page, and with it everything after it, so
 // that pages still come in key order.
 type folderWins struct {
-	held []ObjectInfo // not handed over yet, in key order
-	last string       // the greatest key so far
+	held     []ObjectInfo // not handed over yet, in key order
+	last     string       // the greatest key so far
+	shadowed []string     // objects left out for a folder of their name
 }
 
 // add takes the next page of the listing, the final one when final is
@@ -31,6 +32,7 @@ func (f *folderWins) add(page []ObjectInfo, final bool) []ObjectInfo {
 			}
 			if i >= 0 && f.held[i].Name == o.Name && !f.held[i].Dir {
 				f.held = append(f.held[:i], f.held[i+1:]...)
+				f.shadowed = append(f.shadowed, o.Name)
 			}
 		}
 		f.held = append(f.held, o)

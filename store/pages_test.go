@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/store"
 	"github.com/aind/aindfs/store/s3test"
 )
@@ -157,5 +158,51 @@ func TestStoreListPages(t *testing.T) {
 	}
 	if err := st.ListPages(ctx, store.Local(filepath.Join(dir, "nope")), func([]store.ObjectInfo) error { return nil }); !errors.Is(err, store.ErrNotExist) {
 		t.Errorf("ListPages of a missing local folder = %v, want ErrNotExist", err)
+	}
+}
+
+// TestS3ListingSaysWhatItHides: a folder is listed as it can be opened.
+// Keys "a//x" make a folder "a" that lists as empty (its keys have an
+// empty name); an object "b" beside keys under "b/" gives way to the
+// folder. Each is said once in the log, naming what is left out.
+func TestS3ListingSaysWhatItHides(t *testing.T) {
+	srv := s3test.NewServer(t, s3test.Options{})
+	for _, k := range []string{"odd/a//x", "odd/b", "odd/b/y", "odd/c"} {
+		srv.PutObject("bucket", k, []byte("1"))
+	}
+	var logs logtest.Buffer
+	opts := srv.S3Options()
+	opts.Logger = logtest.Logger(&logs)
+	b, err := store.NewS3(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		list, err := b.List(ctx, store.S3("bucket", "odd"))
+		var got []string
+		for _, o := range list {
+			got = append(got, key(o))
+		}
+		if err != nil || !slices.Equal(got, []string{"a/", "b/", "c"}) {
+			t.Errorf("List(odd) = %q, %v; want a/ b/ c", got, err)
+		}
+		if list, err := b.List(ctx, store.S3("bucket", "odd/a")); err != nil || len(list) != 0 {
+			t.Errorf("List(odd/a) = %v, %v; want an empty folder, as it is listed in odd", list, err)
+		}
+	}
+	var warnings []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") {
+			warnings = append(warnings, l)
+		}
+	}
+	if len(warnings) != 2 {
+		t.Fatalf("%d warnings for two folders listed twice, want 2 (one for each thing left out):\n%s", len(warnings), logs.String())
+	}
+	for _, want := range []string{"s3://bucket/odd/a", "odd/a//", "s3://bucket/odd", "names=[b]"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not name %s:\n%s", want, logs.String())
+		}
 	}
 }

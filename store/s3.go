@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/aind/aindfs/internal/logonce"
 )
 
 // Defaults of S3Options. Real S3 answers in tens of milliseconds and streams
@@ -73,6 +75,7 @@ type S3Backend struct {
 	client  *s3.Client
 	opts    S3Options
 	log     *slog.Logger
+	hidden  *logonce.Logger // what listings leave out, and why
 	backoff backoff
 }
 
@@ -146,7 +149,7 @@ func NewS3(ctx context.Context, opts S3Options) (*S3Backend, error) {
 	if endpoint == "" {
 		endpoint = firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 	}
-	b := &S3Backend{opts: opts, log: log, backoff: backoff{base: opts.BaseDelay, max: opts.MaxBackoff}}
+	b := &S3Backend{opts: opts, log: log, hidden: logonce.New(log), backoff: backoff{base: opts.BaseDelay, max: opts.MaxBackoff}}
 	b.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
@@ -270,8 +273,15 @@ func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectIn
 		if err != nil {
 			return b.callError(ctx, "list", dir, err)
 		}
-		entries, marker := pageEntries(out, prefix)
-		found = found || marker || len(entries) > 0
+		entries, marker, blank := pageEntries(out, prefix)
+		found = found || marker || blank || len(entries) > 0
+		if blank {
+			// "a//b" is under folder "a", but by an empty name no path
+			// can reach: the folder is shown (empty if that is all it
+			// holds), what is under the empty name is not.
+			b.hidden.Warn("blank "+dir.String(), "keys with an empty name after the folder's are not shown",
+				"folder", dir.String(), "keys", prefix+"/…")
+		}
 		if ready := names.add(entries, !pages.HasMorePages()); len(ready) > 0 {
 			if err := page(ready); err != nil {
 				return err
@@ -281,22 +291,30 @@ func (b *S3Backend) ListPages(ctx context.Context, dir URI, page func([]ObjectIn
 	if !found {
 		return fmt.Errorf("list %s: %w", dir, ErrNotExist)
 	}
+	if n := len(names.shadowed); n > 0 {
+		b.hidden.Warn("shadowed "+dir.String(), "objects not shown: each has the name of a folder beside it, which is shown instead",
+			"folder", dir.String(), "objects", n, "names", names.shadowed[:min(n, 10)])
+	}
 	return nil
 }
 
 // pageEntries turns one ListObjectsV2 answer into entries in key order:
 // S3 sends the objects and the common prefixes as two sorted lists, which
 // are merged here, a folder counting as its name followed by "/".
-func pageEntries(out *s3.ListObjectsV2Output, prefix string) (entries []ObjectInfo, marker bool) {
+// A common prefix of the folder's prefix followed by "/" (keys "a//…") is
+// reported as blank.
+func pageEntries(out *s3.ListObjectsV2Output, prefix string) (entries []ObjectInfo, marker, blank bool) {
 	entries = make([]ObjectInfo, 0, len(out.Contents)+len(out.CommonPrefixes))
 	objs, dirs := out.Contents, out.CommonPrefixes
 	for len(objs) > 0 || len(dirs) > 0 {
 		if len(dirs) > 0 && (len(objs) == 0 || aws.ToString(dirs[0].Prefix) < aws.ToString(objs[0].Key)) {
 			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(dirs[0].Prefix), prefix), "/")
 			dirs = dirs[1:]
-			if name != "" {
-				entries = append(entries, ObjectInfo{Name: name, Dir: true})
+			if name == "" {
+				blank = true
+				continue
 			}
+			entries = append(entries, ObjectInfo{Name: name, Dir: true})
 			continue
 		}
 		o := objs[0]
@@ -313,7 +331,7 @@ func pageEntries(out *s3.ListObjectsV2Output, prefix string) (entries []ObjectIn
 			ETag:    aws.ToString(o.ETag),
 		})
 	}
-	return entries, marker
+	return entries, marker, blank
 }
 
 // folderPrefix turns a folder key into a listing prefix: "a/b" -> "a/b/",
