@@ -51,6 +51,13 @@ func (l *listing) show(o store.ObjectInfo) {
 	l.nodes = append(l.nodes, l.dir.child(o, l.seed))
 }
 
+// len returns the number of entries arrived so far.
+func (l *listing) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.nodes)
+}
+
 // failed reports whether the listing ended with an error.
 func (l *listing) failed() bool {
 	l.mu.Lock()

@@ -102,12 +102,17 @@ func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
 // callers come, one listing at a time asks for the folder's pages.
 func (d *objectDir) listing(ctx context.Context) *listing {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.current == nil {
-		d.current = d.newListing(ctx)
-		go d.fetch(d.current)
+	l, kept := d.current, d.current != nil && !d.fixed
+	if l == nil {
+		l = d.newListing(ctx)
+		d.current = l
+		go d.fetch(l)
 	}
-	return d.current
+	d.mu.Unlock()
+	if kept {
+		d.t.listings.touch(d)
+	}
+	return l
 }
 
 func (d *objectDir) newListing(ctx context.Context) *listing {
@@ -144,6 +149,9 @@ func (d *objectDir) fetch(l *listing) {
 		d.mu.Unlock()
 	}
 	l.finish(err)
+	if err == nil {
+		d.t.listings.keep(d, l.len())
+	}
 }
 
 // arriving implements listedDir.

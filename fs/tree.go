@@ -189,6 +189,9 @@ type Config struct {
 	// DefaultFolderAhead (FolderAheadFor sizes it for a cache); negative:
 	// none. Four folders' worth at most are fetched at once.
 	FolderAhead int64
+	// ListingEntries bounds the entries of the folder listings kept, least
+	// recently used forgotten first; 0: DefaultListingEntries.
+	ListingEntries int
 }
 
 // Tree is the tree of sessions. It is safe for concurrent use; folders
@@ -204,12 +207,18 @@ type Tree struct {
 	root    *rootDir
 	stats   func() []byte
 	ahead   *aheadBudget
+	// listings keeps folders' listings within Config.ListingEntries.
+	listings *listingBudget
 }
 
 // New returns the tree over cfg's resolver and objects.
 func New(cfg Config) *Tree {
 	t := &Tree{r: cfg.Resolver, objects: cfg.Objects, log: cfg.Logger, views: cfg.Views, stats: cfg.Stats,
 		ahead: newAheadBudget(cfg.FolderAhead)}
+	if cfg.ListingEntries <= 0 {
+		cfg.ListingEntries = DefaultListingEntries
+	}
+	t.listings = newListingBudget(cfg.ListingEntries)
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}

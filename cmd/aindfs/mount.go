@@ -18,15 +18,16 @@ import (
 
 func newMountCmd(g *globals) *cobra.Command {
 	var (
-		src           sourceFlags
-		allowOther    bool
-		readAhead     string
-		directIO      string
-		maxBackground int
-		debugFUSE     bool
-		background    bool
-		metricsAddr   string
-		allowNonEmpty bool
+		src            sourceFlags
+		allowOther     bool
+		readAhead      string
+		directIO       string
+		maxBackground  int
+		debugFUSE      bool
+		background     bool
+		metricsAddr    string
+		allowNonEmpty  bool
+		listingEntries int
 	)
 	cmd := &cobra.Command{
 		Use:   "mount [flags] MOUNTPOINT",
@@ -70,6 +71,9 @@ since shows up. aindfs stats shows what the mount has done.`,
 					return usageError{fmt.Errorf("--direct-io %q: want a size such as 16MiB, or off", directIO)}
 				}
 			}
+			if listingEntries < 1 {
+				return usageError{fmt.Errorf("--listing-cache %d: want at least 1", listingEntries)}
+			}
 			if maxBackground < 1 {
 				return usageError{fmt.Errorf("--max-background %d: want at least 1", maxBackground)}
 			}
@@ -90,14 +94,15 @@ since shows up. aindfs stats shows what the mount has done.`,
 				return err
 			}
 			defer sources.Close()
-			limitGoHeap(g)
+			limitGoHeap(g, listingEntries)
 			dir, err := filepath.Abs(args[0])
 			if err != nil {
 				return usageError{fmt.Errorf("mount point %s: %w", args[0], err)}
 			}
 			cacheBytes, _ := parseSize(src.cacheSize) // checked by openSources
 			tree := fs.New(fs.Config{Resolver: sources.resolver, Objects: fs.StoreObjects(sources.store), Logger: g.log,
-				Stats: g.statsFile(sources, dir, controlSocket()), FolderAhead: fs.FolderAheadFor(cacheBytes)})
+				Stats: g.statsFile(sources, dir, controlSocket()), FolderAhead: fs.FolderAheadFor(cacheBytes),
+				ListingEntries: listingEntries})
 			m, err := tree.Mount(dir, fs.MountOptions{
 				AllowOther: allowOther, ReadAhead: int(ra), MaxBackground: maxBackground, DirectIO: direct, Debug: debugFUSE,
 				AllowNonEmpty: allowNonEmpty, Reads: sources.metrics.ObserveRead,
@@ -136,25 +141,31 @@ since shows up. aindfs stats shows what the mount has done.`,
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
 	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file")
 	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
+	cmd.Flags().IntVar(&listingEntries, "listing-cache", fs.DefaultListingEntries, "entries of folder listings kept in memory (about 400 bytes each); the least recently used folders are listed again when next asked")
 	cmd.Flags().BoolVar(&allowNonEmpty, "allow-non-empty", false, "mount over a folder that holds files, hiding them until unmounted")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd
 }
 
-// goHeapLimit caps the Go heap of a mount. Cached blocks live outside it,
-// so without a cap the collector lets request buffers and other garbage
-// grow next to a large cache; with one, the process stays within its cache
-// budget plus a few tens of MiB. The cap is soft: a heap that needs more
-// (hundreds of thousands of files looked up) gets it, collected more often.
-const goHeapLimit = 32 << 20
+// goHeapHeadroom is the Go heap a mount needs besides its listings:
+// resolver answers, request buffers, the nodes the kernel holds, garbage.
+const goHeapHeadroom = 64 << 20
 
-// limitGoHeap applies goHeapLimit unless GOMEMLIMIT says otherwise.
-func limitGoHeap(g *globals) {
+// limitGoHeap sets the Go soft memory limit from the budgets that live in
+// the Go heap: the listings kept (listingEntries of about
+// fs.ListingEntryBytes) plus goHeapHeadroom. The block cache is not among
+// them: its blocks live outside the Go heap, and counting it would let
+// garbage grow to its size. A heap that needs more than the limit gets it,
+// collected more often; a limit that leaves the collector no room (a
+// fixed few tens of MiB under a 200,000-entry listing) makes it run
+// without pause. GOMEMLIMIT, when set, wins.
+func limitGoHeap(g *globals, listingEntries int) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(goHeapLimit)
-	g.log.Debug("Go heap limited", "bytes", goHeapLimit)
+	limit := int64(listingEntries)*fs.ListingEntryBytes + goHeapHeadroom
+	debug.SetMemoryLimit(limit)
+	g.log.Debug("Go heap limited", "bytes", limit, "listing_entries", listingEntries)
 }
 
 // mounted is what serveUntilDone needs of a mount.

@@ -1,0 +1,72 @@
+package fs
+
+import (
+	"math"
+	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// DefaultListingEntries bounds the entries of folder listings a tree keeps:
+// at about ListingEntryBytes each, 500,000 entries (say fifty folders of
+// 10,000 objects) take some 200 MiB.
+const DefaultListingEntries = 500_000
+
+// ListingEntryBytes is about what one kept entry of a listing costs in
+// memory (its node, name, version tag and index), for budgets in bytes.
+const ListingEntryBytes = 400
+
+// listingBudget keeps the finished listings of folders within a number of
+// entries, forgetting the least recently used folders' first; a folder
+// forgotten lists again when next asked. The folder used last is kept
+// whatever its size, so that a listing larger than the budget still
+// serves the one who asked for it.
+type listingBudget struct {
+	max int
+
+	mu      sync.Mutex
+	entries int
+	lru     *simplelru.LRU[*objectDir, int] // folder -> entries of its listing
+}
+
+func newListingBudget(max int) *listingBudget {
+	l, _ := simplelru.NewLRU[*objectDir, int](math.MaxInt32, nil) // fails only for a size below 1
+	return &listingBudget{max: max, lru: l}
+}
+
+// keep records d's finished listing of n entries, and forgets older
+// listings while the budget is exceeded.
+func (b *listingBudget) keep(d *objectDir, n int) {
+	b.mu.Lock()
+	if old, ok := b.lru.Peek(d); ok {
+		b.entries -= old
+	}
+	b.lru.Add(d, n)
+	b.entries += n
+	var evicted []*objectDir
+	for b.entries > b.max && b.lru.Len() > 1 {
+		old, n, _ := b.lru.RemoveOldest()
+		b.entries -= n
+		evicted = append(evicted, old)
+	}
+	b.mu.Unlock()
+	// Outside the lock: forget takes the folder's own, which its holder may
+	// keep while it calls touch.
+	for _, d := range evicted {
+		d.forget()
+	}
+}
+
+// touch marks d's listing as used now.
+func (b *listingBudget) touch(d *objectDir) {
+	b.mu.Lock()
+	b.lru.Get(d)
+	b.mu.Unlock()
+}
+
+// kept returns the number of folders and of entries whose listings are kept.
+func (b *listingBudget) kept() (folders, entries int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lru.Len(), b.entries
+}
