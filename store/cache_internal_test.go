@@ -119,8 +119,14 @@ func TestPrefetcherKeepsPartsInFlight(t *testing.T) {
 	for off := int64(0); off < 4*mib; off += mib {
 		pf.observe(off, mib, 256*mib)
 	}
+	if pf.window != 64*mib {
+		t.Fatalf("window %d after four sequential reads of 1 MiB, want 64 MiB (16 times what the stream read)", pf.window)
+	}
+	for off := int64(4 * mib); off < 16*mib; off += mib {
+		pf.observe(off, mib, 256*mib)
+	}
 	if pf.window != 256*mib {
-		t.Fatalf("window %d after four sequential reads, want the 256 MiB cap", pf.window)
+		t.Fatalf("window %d after 16 sequential reads of 1 MiB, want the 256 MiB cap", pf.window)
 	}
 	// Parts are requested until the window is in flight, and no more.
 	var parts []int64
@@ -236,4 +242,21 @@ func TestBlockCacheSparesUnreadReadahead(t *testing.T) {
 		t.Errorf("cache holds %d bytes, want %d", c.Bytes(), 4*bs)
 	}
 	c.purge()
+}
+
+// A stream of many small reads (HDF5 reading the object headers at the
+// start of a file) gets a window of a few times what it read, not the
+// whole file.
+func TestPrefetcherWindowFollowsBytesRead(t *testing.T) {
+	const kib = 1 << 10
+	pf := prefetcher{blockSize: 128 * kib, minWindow: 4 << 20, maxPart: 16 << 20}
+	for off := int64(0); off < 512*kib; off += 4 * kib {
+		pf.observe(off, 4*kib, 256<<20)
+	}
+	if pf.streak != 128 {
+		t.Fatalf("streak %d after 128 reads in order, want 128", pf.streak)
+	}
+	if want := int64(streamFactor * 512 * kib); pf.window != want {
+		t.Errorf("window %d after 512 KiB read in 4 KiB pieces, want %d (%d times the bytes read)", pf.window, want, streamFactor)
+	}
 }

@@ -5,6 +5,14 @@ package store
 // hundreds of MiB that fill a fast link, where doubling would take nine.
 const growth = 8
 
+// streamFactor caps the window at this many times the bytes the stream
+// has read so far: programs that read a file's first few hundred KiB in
+// many small pieces (HDF5 reading its object headers) make a stream of
+// many reads but few bytes, and fetching the whole file for them would
+// take the link and the cores from the reads they wait for. A reader of
+// the whole file reaches the cap after 16 MiB.
+const streamFactor = 16
+
 // prefetcher decides, for one Reader, what to fetch ahead of the reads.
 //
 // It recognises a sequential stream even when the kernel sends its reads
@@ -27,6 +35,7 @@ type prefetcher struct {
 	minWindow int64 // first window once a stream is seen
 	maxPart   int64 // largest GET of readahead
 
+	start    int64 // where the stream began
 	end      int64 // end of the stream: the furthest byte read in it
 	streak   int   // reads in the stream so far
 	window   int64 // bytes of readahead to keep in flight
@@ -48,42 +57,43 @@ func (pf *prefetcher) observe(off, n, maxWindow int64) {
 	switch {
 	case pf.streak >= 2 && off >= pf.end-tol && off <= pf.end+tol:
 		pf.streak++
+		pf.start = min(pf.start, off)
 		pf.end = max(pf.end, off+n)
 		pf.window = max(pf.minWindow, growth*pf.window)
 	case pf.streak == 0 && off == 0:
 		// A read from the start of the object is taken as the start of
 		// a stream, as the kernel's own readahead does.
 		pf.streak = 1
-		pf.end = n
+		pf.start, pf.end = 0, n
 		pf.window = pf.minWindow
 	default:
 		// Otherwise it takes two reads that touch: this one and one of the
 		// last few (the first of two concurrent reads may come second).
-		if end, ok := pf.touches(off, n); ok {
+		if start, end, ok := pf.touches(off, n); ok {
 			pf.streak = 2
-			pf.end = max(end, off+n)
+			pf.start, pf.end = min(start, off), max(end, off+n)
 			pf.window = max(pf.minWindow, growth*pf.window)
 			break
 		}
 		pf.streak = 1
-		pf.end = off + n
+		pf.start, pf.end = off, off+n
 		pf.window = 0
 		pf.issued = pf.end
 	}
-	pf.window = min(pf.window, maxWindow)
+	pf.window = min(pf.window, maxWindow, max(pf.minWindow, streamFactor*(pf.end-pf.start)))
 	pf.recent[pf.last%len(pf.recent)] = span{off, off + n}
 	pf.last++
 }
 
 // touches reports whether [off, off+n) touches one of the recent reads,
-// and the furthest end of the two.
-func (pf *prefetcher) touches(off, n int64) (end int64, ok bool) {
+// and where that read starts and the furthest end of the two.
+func (pf *prefetcher) touches(off, n int64) (start, end int64, ok bool) {
 	for _, r := range pf.recent {
 		if r.end > r.off && off <= r.end && off+n >= r.off {
-			return max(r.end, off+n), true
+			return r.off, max(r.end, off+n), true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // next returns the next part [from, to) of an object of size bytes to
