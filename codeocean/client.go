@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/aind/aindfs/internal/retry"
 )
 
 // DefaultDomain is the Allen Institute's Code Ocean, where the sessions'
@@ -50,37 +52,20 @@ type Config struct {
 	MaxSearchPages int
 }
 
-// Retry says how reads (GET, search, file listings) are retried on 429,
-// 500/502/503/504 and connection errors: capped exponential backoff with full
-// jitter, or the server's Retry-After when it sends one. Writes (attach,
-// detach) are never retried. Zero fields take the defaults in brackets.
-type Retry struct {
-	MaxAttempts   int           // attempts including the first [5]; 1 turns retries off
-	BaseDelay     time.Duration // first backoff ceiling [250ms], doubled per retry
-	MaxDelay      time.Duration // backoff ceiling [5s]
-	MaxRetryAfter time.Duration // cap on a server's Retry-After [10s]
-	// MaxElapsed is the time budget of one call: no wait starts that would end
-	// past it, so a persistent failure surfaces as an error in bounded time [30s].
-	MaxElapsed time.Duration
-}
+// Retry says how reads (GET, search) are retried on 429, 500/502/503/504 and
+// connection errors: capped exponential backoff with full jitter, or the
+// server's Retry-After when it sends one. Writes (attach) are never retried.
+// Zero fields take those of DefaultRetry.
+type Retry = retry.Policy
 
-func (r Retry) withDefaults() Retry {
-	if r.MaxAttempts <= 0 {
-		r.MaxAttempts = 5
-	}
-	if r.BaseDelay <= 0 {
-		r.BaseDelay = 250 * time.Millisecond
-	}
-	if r.MaxDelay <= 0 {
-		r.MaxDelay = 5 * time.Second
-	}
-	if r.MaxRetryAfter <= 0 {
-		r.MaxRetryAfter = 10 * time.Second
-	}
-	if r.MaxElapsed <= 0 {
-		r.MaxElapsed = 30 * time.Second
-	}
-	return r
+// DefaultRetry: five attempts within 30 s, the backoff ceiling doubling from
+// 250 ms to 5 s, a server's Retry-After honoured up to 10 s.
+var DefaultRetry = Retry{
+	MaxAttempts:   5,
+	BaseDelay:     250 * time.Millisecond,
+	MaxDelay:      5 * time.Second,
+	MaxRetryAfter: 10 * time.Second,
+	MaxElapsed:    30 * time.Second,
 }
 
 // Client asks Code Ocean about data assets. It is safe for concurrent use.
@@ -111,7 +96,7 @@ func New(cfg Config) (*Client, error) {
 		token:    strings.TrimSpace(cfg.Token),
 		secret:   newCredential(strings.TrimSpace(cfg.Token)),
 		log:      cfg.Logger,
-		retry:    cfg.Retry.withDefaults(),
+		retry:    cfg.Retry.Or(DefaultRetry),
 		timeout:  cfg.Timeout,
 		maxPages: cfg.MaxSearchPages,
 	}

@@ -108,16 +108,6 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// retryableStatus: overload and transient server errors, per the API document.
-func retryableStatus(code int) bool {
-	switch code {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
 // credential finds the access token in text a server sent back, in every
 // form a request carries it: raw, base64 of "token:" (the Basic credentials,
 // padded or not, standard or URL alphabet, percent-escaped) and the whole

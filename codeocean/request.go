@@ -3,21 +3,19 @@ package codeocean
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aind/aindfs/internal/retry"
 )
 
 // maxResponseBytes bounds what one answer may hold: a page of 1000 assets is
@@ -88,7 +86,7 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 		if attempt >= c.retry.MaxAttempts {
 			return fmt.Errorf("%w (gave up after %d attempts in %s)", err, attempt, elapsed.Round(time.Millisecond))
 		}
-		wait := c.backoff(attempt, o)
+		wait := c.retry.Wait(attempt, o.retryAfter, o.hasAfter)
 		if elapsed+wait > c.retry.MaxElapsed {
 			return fmt.Errorf("%w (gave up after %d attempts in %s: the next wait of %s would pass the %s budget)",
 				err, attempt, elapsed.Round(time.Millisecond), wait.Round(time.Millisecond), c.retry.MaxElapsed)
@@ -140,7 +138,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 		err = c.secret.redact(err)
 		c.log.DebugContext(ctx, "code ocean request failed", "method", k.method, "path", k.path,
 			"attempt", n, "elapsed", time.Since(sent), "err", err.Error())
-		return outcome{err: fail("%w", err), retry: transient(err)}
+		return outcome{err: fail("%w", err), retry: retry.Transient(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
@@ -164,8 +162,8 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 			Query:  k.summary,
 		}
 		e.Message, e.Items = serverMessage(data, resp.Header.Get("Content-Type"), c.secret)
-		o := outcome{err: e, retry: retryableStatus(resp.StatusCode)}
-		o.retryAfter, o.hasAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		o := outcome{err: e, retry: retry.Status(resp.StatusCode)}
+		o.retryAfter, o.hasAfter = retry.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return o
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
@@ -174,51 +172,6 @@ func (c *Client) attempt(ctx context.Context, k call, target string, body []byte
 		}
 	}
 	return outcome{}
-}
-
-// backoff is how long to wait before attempt+1: the server's Retry-After
-// (capped), else a random wait up to a ceiling that doubles per attempt
-// ("full jitter", so many clients do not retry in step).
-func (c *Client) backoff(attempt int, o outcome) time.Duration {
-	if o.hasAfter {
-		return min(o.retryAfter, c.retry.MaxRetryAfter)
-	}
-	ceiling := c.retry.BaseDelay
-	for i := 1; i < attempt && ceiling < c.retry.MaxDelay; i++ {
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, c.retry.MaxDelay)
-	return time.Duration(rand.Int64N(int64(ceiling) + 1))
-}
-
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s < 0 || s != s {
-			return 0, false
-		}
-		if s > 1e6 { // beyond any cap; avoids overflowing Duration
-			s = 1e6
-		}
-		return time.Duration(s * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// transient reports whether a transport error may go away on its own: a
-// certificate the client refuses will not.
-func transient(err error) bool {
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var verify *tls.CertificateVerificationError
-	return !errors.As(err, &unknownCA) && !errors.As(err, &hostname) && !errors.As(err, &verify)
 }
 
 // maxMessage bounds the part of an error answer shown: enough for any real
