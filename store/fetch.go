@@ -104,6 +104,8 @@ func (s *Store) plan(r *Reader, info ObjectInfo, off, end int64) ([]slot, []*fet
 	for _, sl := range slots {
 		if sl.blk != nil {
 			s.hits.Add(1)
+			lo, hi := s.within(sl.index, sl.blk, off, end)
+			s.fromCache.Add(hi - lo)
 		} else {
 			s.misses.Add(1)
 		}

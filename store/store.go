@@ -102,14 +102,17 @@ type Options struct {
 
 // Stats counts what a Store has done since it was made.
 type Stats struct {
-	Requests      int64 // backend calls: ranged reads, listings, probes, stats
-	BytesFetched  int64 // bytes received from backends by reads
-	CacheHits     int64 // blocks a read found cached
-	CacheMisses   int64 // blocks a read had to wait for
-	BytesServed   int64 // bytes returned by Reader.ReadAt
-	PrefetchBytes int64 // bytes requested by readahead
-	CachedBytes   int64 // bytes of blocks in the cache now
-	InflightBytes int64 // bytes requested from backends and not yet received
+	Requests     int64 // backend calls: ranged reads, listings, probes, stats
+	BytesFetched int64 // bytes received from backends by reads
+	CacheHits    int64 // blocks a read found cached
+	CacheMisses  int64 // blocks a read had to wait for
+	BytesServed  int64 // bytes returned by Reader.ReadAt
+	// BytesFromCache are the bytes of BytesServed that a read found in
+	// blocks already cached (CacheHits), not waited for.
+	BytesFromCache int64
+	PrefetchBytes  int64 // bytes requested by readahead
+	CachedBytes    int64 // bytes of blocks in the cache now
+	InflightBytes  int64 // bytes requested from backends and not yet received
 	// BufferBytes and PeakBufferBytes are the memory holding object bytes:
 	// cached blocks, blocks being filled and blocks being copied out.
 	BufferBytes, PeakBufferBytes int64
@@ -135,6 +138,7 @@ type Store struct {
 	inflight atomic.Int64 // bytes requested from backends and not yet received
 
 	requests, fetched, hits, misses, served, prefetched atomic.Int64
+	fromCache                                           atomic.Int64
 }
 
 // New returns a Store; zero options take their defaults.
@@ -195,6 +199,7 @@ func (s *Store) Stats() Stats {
 		CacheHits:       s.hits.Load(),
 		CacheMisses:     s.misses.Load(),
 		BytesServed:     s.served.Load(),
+		BytesFromCache:  s.fromCache.Load(),
 		PrefetchBytes:   s.prefetched.Load(),
 		CachedBytes:     s.cache.Bytes(),
 		InflightBytes:   s.inflight.Load(),

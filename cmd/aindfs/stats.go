@@ -74,7 +74,8 @@ func newStatsCmd(g *globals) *cobra.Command {
 		Short: "Show what a running mount has done: cache, bytes, requests, errors",
 		Long: `Show the counters of the mount at MOUNTPOINT, as it keeps them in
 MOUNTPOINT/` + statsPath + ` (a file root listings do not show): the cache's
-budget and use, hits and misses, bytes read and fetched from S3, requests to
+budget and use, hits and misses, bytes read, found in the cache and fetched
+from S3, the disk cache's blocks read and written, requests to
 S3, Code Ocean and DocDB by kind, errors by kind, FUSE reads, open files,
 readahead in flight, sessions resolved, and uptime. Counts are since the
 mount started. --json prints the file as it is.`,
@@ -109,7 +110,9 @@ func printStats(w io.Writer, st mountStats) error {
 	up := time.Duration(st.UptimeSeconds * float64(time.Second)).Round(time.Second)
 	fmt.Fprintf(tw, "mount:\t%s (pid %d, up %s, aindfs %s, log level %s)\n", st.Mount, st.PID, up, st.Version, st.LogLevel)
 	fmt.Fprintf(tw, "cache:\t%s used of %s; %d hits, %d misses\n", formatBytes(st.Cache.UsedBytes), formatBytes(st.Cache.BudgetBytes), st.Cache.Hits, st.Cache.Misses)
-	fmt.Fprintf(tw, "bytes:\t%s read, %s fetched into the cache, %s received from S3\n", formatBytes(st.Bytes.Read), formatBytes(st.Bytes.Fetched), formatBytes(st.Bytes.FromS3))
+	fmt.Fprintf(tw, "bytes:\t%s read (%s of it found in the cache), %s fetched into the cache, %s received from S3\n",
+		formatBytes(st.Bytes.Read), formatBytes(st.Bytes.FromCache), formatBytes(st.Bytes.Fetched), formatBytes(st.Bytes.FromS3))
+	fmt.Fprintf(tw, "disk cache:\t%d blocks read back, %d written\n", st.DiskCache.Hits, st.DiskCache.Writes)
 	fmt.Fprintf(tw, "requests:\t%s\n", byKind(st.Requests))
 	fmt.Fprintf(tw, "errors:\t%s\n", byKind(st.Errors))
 	fmt.Fprintf(tw, "fuse reads:\t%d (%d failed)\n", st.FUSEReads, st.FUSEReadErrors)

@@ -110,6 +110,9 @@ func (m *Metrics) Watch(src Sources) {
 		counter("aindfs_cache_hits_total", "Blocks a read found in the cache.", stat(func(s store.Stats) int64 { return s.CacheHits })),
 		counter("aindfs_cache_misses_total", "Blocks a read had to wait for.", stat(func(s store.Stats) int64 { return s.CacheMisses })),
 		counter("aindfs_read_bytes_total", "Bytes handed to readers by the store.", stat(func(s store.Stats) int64 { return s.BytesServed })),
+		counter("aindfs_cache_bytes_total", "Bytes handed to readers from blocks already in the cache.", stat(func(s store.Stats) int64 { return s.BytesFromCache })),
+		counter("aindfs_disk_cache_hits_total", "Blocks read back from the disk cache.", stat(func(s store.Stats) int64 { return s.DiskHits })),
+		counter("aindfs_disk_cache_writes_total", "Blocks written to the disk cache.", stat(func(s store.Stats) int64 { return s.DiskWrites })),
 		counter("aindfs_fetched_bytes_total", "Bytes the store fetched from S3 and local disk into the cache.", stat(func(s store.Stats) int64 { return s.BytesFetched })),
 		gauge("aindfs_readahead_inflight_bytes", "Bytes requested from S3 by reads and readahead and not yet received.", stat(func(s store.Stats) int64 { return s.InflightBytes })),
 		gauge("aindfs_open_files", "Files open through the mount.", func() float64 {

@@ -18,10 +18,15 @@ type Snapshot struct {
 		Misses      int64 `json:"misses"` // blocks waited for
 	} `json:"cache"`
 	Bytes struct {
-		Read    int64 `json:"read"`    // handed to readers by the store
-		Fetched int64 `json:"fetched"` // brought into the cache, from S3 or disk
-		FromS3  int64 `json:"from_s3"` // response bodies received from S3
+		Read      int64 `json:"read"`       // handed to readers by the store
+		FromCache int64 `json:"from_cache"` // of those, found in the cache
+		Fetched   int64 `json:"fetched"`    // brought into the cache, from S3 or disk
+		FromS3    int64 `json:"from_s3"`    // response bodies received from S3
 	} `json:"bytes"`
+	DiskCache struct {
+		Hits   int64 `json:"hits"`   // blocks read back from disk
+		Writes int64 `json:"writes"` // blocks written to disk
+	} `json:"disk_cache"`
 	// Requests and Errors are by service (s3, codeocean, docdb), then kind.
 	Requests               map[string]map[string]int64 `json:"requests"`
 	Errors                 map[string]map[string]int64 `json:"errors"`
@@ -75,7 +80,10 @@ func (m *Metrics) Snapshot() (Snapshot, error) {
 	s.Cache.Hits = one("aindfs_cache_hits_total")
 	s.Cache.Misses = one("aindfs_cache_misses_total")
 	s.Bytes.Read = one("aindfs_read_bytes_total")
+	s.Bytes.FromCache = one("aindfs_cache_bytes_total")
 	s.Bytes.Fetched = one("aindfs_fetched_bytes_total")
+	s.DiskCache.Hits = one("aindfs_disk_cache_hits_total")
+	s.DiskCache.Writes = one("aindfs_disk_cache_writes_total")
 	s.Bytes.FromS3 = one("aindfs_s3_bytes_total")
 	s.Requests = byLabels("aindfs_requests_total")
 	s.Errors = byLabels("aindfs_request_errors_total")
