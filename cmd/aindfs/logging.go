@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -90,23 +87,10 @@ func nextLogLevel(l slog.Level) slog.Level {
 	return logLevels[0]
 }
 
-// stepLogLevelOnSignal moves the log level to the next one each time the
-// process gets SIGUSR2, until ctx ends. The change is logged at the new
-// level, so that it shows whichever level it is.
-func (g *globals) stepLogLevelOnSignal(ctx context.Context) {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGUSR2)
-	go func() {
-		defer signal.Stop(sig)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-sig:
-				next := nextLogLevel(g.level.Level())
-				g.level.Set(next)
-				g.log.Log(ctx, next, "log level changed", "level_now", strings.ToLower(next.String()))
-			}
-		}
-	}()
+// stepLogLevel moves the log level to the next one, and logs the change
+// at the new level, so that it shows whichever level it is.
+func (g *globals) stepLogLevel() {
+	next := nextLogLevel(g.level.Level())
+	g.level.Set(next)
+	g.log.Log(context.Background(), next, "log level changed", "level_now", strings.ToLower(next.String()))
 }

@@ -127,8 +127,8 @@ since shows up. aindfs stats shows what the mount has done.`,
 				return err
 			}
 			defer stopControl()
-			g.stepLogLevelOnSignal(ctx)
-			g.refreshOnSignal(ctx, sources.resolver, m)
+			onSignal(ctx, syscall.SIGUSR2, g.stepLogLevel)
+			onSignal(ctx, syscall.SIGHUP, func() { g.refresh(sources.resolver, m, "") })
 			g.serving(m.Dir)
 			return serveUntilDone(ctx, stop, g.log, m.Dir, m)
 		},
@@ -139,7 +139,7 @@ since shows up. aindfs stats shows what the mount has done.`,
 	cmd.Flags().StringVar(&readAhead, "read-ahead", formatSize(fs.DefaultReadAhead), "how far the kernel reads ahead of a sequential reader")
 	cmd.Flags().StringVar(&directIO, "direct-io", "off", "S3 files of at least this size (such as 16MiB) bypass the kernel's page cache and are served from the block cache alone: less CPU for cp and cat, but a round trip to aindfs for every read, which makes programs that read a few bytes at a time (h5py) many times slower; off: every file keeps the page cache")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
-	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file")
+	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file (without one, its log is discarded)")
 	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().IntVar(&listingEntries, "listing-cache", fs.DefaultListingEntries, "entries of folder listings kept in memory (about 400 bytes each); the least recently used folders are listed again when next asked")
 	cmd.Flags().BoolVar(&allowNonEmpty, "allow-non-empty", false, "mount over a folder that holds files, hiding them until unmounted")

@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,24 +33,6 @@ func (g *globals) refresh(r *resolve.Resolver, m *fs.Mount, id string) int {
 	m.Refresh(id)
 	g.log.Info("refreshed: answers and listings forgotten", "session", orNone(id), "answers", n)
 	return n
-}
-
-// refreshOnSignal refreshes every session each time the process gets
-// SIGHUP, until ctx ends.
-func (g *globals) refreshOnSignal(ctx context.Context, r *resolve.Resolver, m *fs.Mount) {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(sig)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-sig:
-				g.refresh(r, m, "")
-			}
-		}
-	}()
 }
 
 // controlSocket is where a mount listens for commands (refresh): a Unix
