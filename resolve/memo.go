@@ -24,6 +24,7 @@ type memoSettings struct {
 	okTTL   time.Duration   // 0: answers are kept forever
 	failTTL time.Duration
 	timeout time.Duration // bounds one lookup
+	max     int           // the most entries kept; 0: no bound
 	now     func() time.Time
 }
 
@@ -52,6 +53,9 @@ func (m *memo[K, V]) get(ctx context.Context, key K, fn func(context.Context) (V
 	if !ok {
 		e = &memoEntry[V]{done: make(chan struct{})}
 		m.entries[key] = e
+		if m.max > 0 && len(m.entries) > m.max {
+			m.shrinkLocked()
+		}
 		go m.fill(key, e, fn)
 	}
 	m.mu.Unlock()
@@ -94,11 +98,37 @@ func (m *memo[K, V]) fill(key K, e *memoEntry[V], fn func(context.Context) (V, e
 
 // expired tells whether e is finished and past its time; call with m.mu held.
 func (e *memoEntry[V]) expired(now time.Time) bool {
+	return e.finished() && !e.expires.IsZero() && now.After(e.expires)
+}
+
+// finished tells whether e's lookup has ended.
+func (e *memoEntry[V]) finished() bool {
 	select {
 	case <-e.done:
-		return !e.expires.IsZero() && now.After(e.expires)
-	default: // in flight
+		return true
+	default:
 		return false
+	}
+}
+
+// shrinkLocked makes room in a memo over its bound: expired entries go
+// first, then finished ones in no particular order (asked again, they are
+// looked up again), down to nine tenths of the bound so that a full memo is
+// not shrunk at every insert. Lookups in flight stay.
+func (m *memo[K, V]) shrinkLocked() {
+	target, now := m.max-m.max/10, m.now()
+	for _, drop := range []func(*memoEntry[V]) bool{
+		func(e *memoEntry[V]) bool { return e.expired(now) },
+		(*memoEntry[V]).finished,
+	} {
+		for k, e := range m.entries {
+			if len(m.entries) <= target {
+				return
+			}
+			if drop(e) {
+				delete(m.entries, k)
+			}
+		}
 	}
 }
 

@@ -165,3 +165,34 @@ func TestKnownSessionsAreBounded(t *testing.T) {
 		t.Errorf("known sessions = %v, want the two most recent %v", got, want)
 	}
 }
+
+// A memo of what never expires (where assets live, their sortings) keeps
+// at most its bound; what it forgot is looked up again when asked.
+func TestMemoOfFactsIsBounded(t *testing.T) {
+	m := newMemo[int, int](memoSettings{base: context.Background(), failTTL: time.Second, timeout: time.Minute, max: 10, now: time.Now})
+	var calls atomic.Int32
+	square := func(k int) func(context.Context) (int, error) {
+		return func(context.Context) (int, error) { calls.Add(1); return k * k, nil }
+	}
+	for k := range 100 {
+		if v, err := m.get(context.Background(), k, square(k)); err != nil || v != k*k {
+			t.Fatalf("get(%d) = %d, %v", k, v, err)
+		}
+	}
+	if n := m.len(); n > 10 {
+		t.Errorf("memo bounded at 10 holds %d entries", n)
+	}
+	forgotten := -1
+	m.mu.Lock()
+	for k := range 100 {
+		if _, ok := m.entries[k]; !ok {
+			forgotten = k
+			break
+		}
+	}
+	m.mu.Unlock()
+	before := calls.Load()
+	if v, err := m.get(context.Background(), forgotten, square(forgotten)); err != nil || v != forgotten*forgotten || calls.Load() != before+1 {
+		t.Errorf("forgotten key %d: %d, %v, after %d lookups (want it looked up again)", forgotten, v, err, calls.Load()-before)
+	}
+}

@@ -34,6 +34,11 @@ const DefaultSweepInterval = time.Minute
 // forgotten first, and stay reachable by name.
 const DefaultKnownSessions = 10000
 
+// DefaultKnownAssets bounds the assets whose location and sorting (verdict,
+// sorter, probes) are remembered, a few KiB each; beyond it some are
+// forgotten, and read again when asked.
+const DefaultKnownAssets = 20000
+
 // ErrNotFound is wrapped by errors saying that nothing exists behind a name:
 // no asset, no raw data, no such asset ID. It matches io/fs.ErrNotExist
 // under errors.Is, so callers need not know which layer found nothing.
@@ -79,6 +84,7 @@ type Config struct {
 	LookupTimeout  time.Duration // default DefaultLookupTimeout
 	SweepInterval  time.Duration // default DefaultSweepInterval
 	KnownSessions  int           // default DefaultKnownSessions
+	KnownAssets    int           // default DefaultKnownAssets
 	Now            func() time.Time
 }
 
@@ -140,6 +146,9 @@ func New(cfg Config) *Resolver {
 	if cfg.KnownSessions <= 0 {
 		cfg.KnownSessions = DefaultKnownSessions
 	}
+	if cfg.KnownAssets <= 0 {
+		cfg.KnownAssets = DefaultKnownAssets
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -151,10 +160,10 @@ func New(cfg Config) *Resolver {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	answers := memoSettings{base: base, okTTL: cfg.AnswerTTL, failTTL: cfg.FailureTTL, timeout: cfg.LookupTimeout, now: cfg.Now}
-	// Where an asset lives and whether its sorting failed never change:
-	// assets are immutable once made.
+	// Where an asset lives and what its sorting was never change: assets
+	// are immutable once made. Kept without expiry, so bounded by count.
 	facts := answers
-	facts.okTTL = 0
+	facts.okTTL, facts.max = 0, cfg.KnownAssets
 	known, _ := lru.New[Session, struct{}](cfg.KnownSessions) // fails only for a size below 1
 	r := &Resolver{
 		catalog: cfg.Catalog,
