@@ -334,12 +334,28 @@ func (p SearchParams) summary() string {
 	add("type", p.Type)
 	add("origin", p.Origin)
 	add("sort", strings.TrimSpace(p.SortField+" "+p.SortOrder))
-	if len(p.Filters) > 0 {
-		add("filters", fmt.Sprint(len(p.Filters)))
-	}
 	return b.String()
 }
 
+// querySummary names what a search looks for: its query and its filters.
 func (p SearchParams) querySummary() string {
-	return fmt.Sprintf("query %q", p.Query)
+	parts := []string{}
+	if p.Query != "" || len(p.Filters) == 0 {
+		parts = append(parts, fmt.Sprintf("query %q", p.Query))
+	}
+	for _, f := range p.Filters {
+		var vs []string
+		if f.Value != nil {
+			vs = append(vs, fmt.Sprint(f.Value))
+		}
+		for _, v := range f.Values {
+			vs = append(vs, fmt.Sprint(v))
+		}
+		op := "="
+		if f.Exclude {
+			op = "!="
+		}
+		parts = append(parts, fmt.Sprintf("filter %q%s%q", f.Key, op, strings.Join(vs, "|")))
+	}
+	return strings.Join(parts, " ")
 }

@@ -84,12 +84,12 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 		}
 		elapsed := time.Since(start)
 		if attempt >= c.retry.MaxAttempts {
-			return fmt.Errorf("%w (gave up after %d attempts in %s)", err, attempt, elapsed.Round(time.Millisecond))
+			return fmt.Errorf("%w (gave up after %s in %s)", err, attempts(attempt), elapsed.Round(time.Millisecond))
 		}
 		wait := c.retry.Wait(attempt, o.retryAfter, o.hasAfter)
 		if elapsed+wait > c.retry.MaxElapsed {
-			return fmt.Errorf("%w (gave up after %d attempts in %s: the next wait of %s would pass the %s budget)",
-				err, attempt, elapsed.Round(time.Millisecond), wait.Round(time.Millisecond), c.retry.MaxElapsed)
+			return fmt.Errorf("%w (gave up after %s in %s: the next wait of %s would pass the %s budget)",
+				err, attempts(attempt), elapsed.Round(time.Millisecond), wait.Round(time.Millisecond), c.retry.MaxElapsed)
 		}
 		c.log.DebugContext(ctx, "code ocean retry", "method", k.method, "path", k.path, "ask", k.summary,
 			"attempt", attempt, "wait", wait, "retry_after", o.hasAfter, "cause", err.Error())
@@ -294,4 +294,11 @@ func (c *Client) limit(k call, timeout time.Duration) string {
 		return fmt.Sprintf("%s (the rest of the call's %s budget)", t, c.retry.MaxElapsed)
 	}
 	return t.String()
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }

@@ -27,6 +27,13 @@ const (
 // defaultCacheSize is the store's default budget, as --cache-size shows it.
 var defaultCacheSize = formatSize(store.DefaultCacheBytes)
 
+// catalogCallBudget is the time one Code Ocean call (a search page, an asset)
+// may take, retries included: less than the resolver's bound on a whole
+// lookup, so that a stalled server ends the call first and the error the
+// reader gets names the server, the request and the limit, not only the
+// lookup's deadline.
+const catalogCallBudget = resolve.DefaultLookupTimeout * 5 / 6
+
 // sourceFlags say where sessions are looked for; shared by every command that
 // resolves sessions.
 type sourceFlags struct {
@@ -104,6 +111,7 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 		opts.S3 = s3
 		cfg, tokenVar := codeocean.ConfigFromEnv(os.Getenv, os.Environ())
 		cfg.Logger = g.log
+		cfg.Retry.MaxElapsed = catalogCallBudget
 		cfg.HTTPClient = src.metrics.Client(metrics.CodeOcean, metrics.CodeOceanKind)
 		if cfg.Token != "" {
 			// The variable's name, never its value: a cop_ value may be found
