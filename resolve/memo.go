@@ -150,9 +150,7 @@ func (m *memo[K, V]) inFlight() int {
 	defer m.mu.Unlock()
 	n := 0
 	for _, e := range m.entries {
-		select {
-		case <-e.done:
-		default:
+		if !e.finished() {
 			n++
 		}
 	}
@@ -173,13 +171,9 @@ func (m *memo[K, V]) forget(match func(K) bool) int {
 	defer m.mu.Unlock()
 	n := 0
 	for k, e := range m.entries {
-		select {
-		case <-e.done:
-			if match(k) {
-				delete(m.entries, k)
-				n++
-			}
-		default:
+		if e.finished() && match(k) {
+			delete(m.entries, k)
+			n++
 		}
 	}
 	return n
