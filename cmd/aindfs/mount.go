@@ -141,7 +141,7 @@ since shows up. aindfs stats shows what the mount has done.`,
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
 	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file (without one, its log is discarded)")
 	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
-	cmd.Flags().IntVar(&listingEntries, "listing-cache", fs.DefaultListingEntries, "entries of folder listings kept in memory (about 400 bytes each); the least recently used folders are listed again when next asked")
+	cmd.Flags().IntVar(&listingEntries, "listing-cache", fs.DefaultListingEntries, "entries of folder listings kept in memory (about 1 KiB each); the least recently used folders are listed again when next asked")
 	cmd.Flags().BoolVar(&allowNonEmpty, "allow-non-empty", false, "mount over a folder that holds files, hiding them until unmounted")
 	cmd.Flags().BoolVar(&debugFUSE, "debug-fuse", false, "log every FUSE request (with --log-level debug)")
 	return cmd
@@ -152,18 +152,18 @@ since shows up. aindfs stats shows what the mount has done.`,
 const goHeapHeadroom = 64 << 20
 
 // limitGoHeap sets the Go soft memory limit from the budgets that live in
-// the Go heap: the listings kept (listingEntries of about
-// fs.ListingEntryBytes) plus goHeapHeadroom. The block cache is not among
-// them: its blocks live outside the Go heap, and counting it would let
-// garbage grow to its size. A heap that needs more than the limit gets it,
-// collected more often; a limit that leaves the collector no room (a
-// fixed few tens of MiB under a 200,000-entry listing) makes it run
-// without pause. GOMEMLIMIT, when set, wins.
+// the Go heap: twice the listings kept (listingEntries of about
+// fs.ListingEntryBytes), since the collector needs as much room again to
+// run seldom, plus goHeapHeadroom. The block cache is not among them: its
+// blocks live outside the Go heap, and counting it would let garbage grow
+// to its size. A limit close to the live heap makes the collector run
+// without pause: a fixed 32 MiB under a 200,000-entry listing cost four
+// times the CPU of the listing itself. GOMEMLIMIT, when set, wins.
 func limitGoHeap(g *globals, listingEntries int) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	limit := int64(listingEntries)*fs.ListingEntryBytes + goHeapHeadroom
+	limit := 2*int64(listingEntries)*fs.ListingEntryBytes + goHeapHeadroom
 	debug.SetMemoryLimit(limit)
 	g.log.Debug("Go heap limited", "bytes", limit, "listing_entries", listingEntries)
 }

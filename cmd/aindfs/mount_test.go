@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/fs"
 	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/internal/sample"
 )
@@ -158,5 +161,29 @@ func TestMountNonEmpty(t *testing.T) {
 	}
 	if got, err := os.ReadFile(mine); err != nil || string(got) != "mine" {
 		t.Errorf("after unmounting: %q, %v; want the folder's own file back", got, err)
+	}
+}
+
+// TestGoHeapLimit: the Go soft memory limit of a mount leaves the
+// collector room for the listings it keeps (twice their budget) and more,
+// and GOMEMLIMIT wins over it.
+func TestGoHeapLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	g := &globals{log: slog.New(slog.DiscardHandler)}
+	for _, entries := range []int{1000, fs.DefaultListingEntries, 1_000_000} {
+		t.Setenv("GOMEMLIMIT", "")
+		os.Unsetenv("GOMEMLIMIT")
+		limitGoHeap(g, entries)
+		listings := int64(entries) * fs.ListingEntryBytes
+		if got := debug.SetMemoryLimit(-1); got < 2*listings+32<<20 || got > 2*listings+256<<20 {
+			t.Errorf("%d listing entries: Go heap limit %d MiB, want twice the listings' %d MiB and some tens of MiB", entries, got>>20, listings>>20)
+		}
+		debug.SetMemoryLimit(before)
+		t.Setenv("GOMEMLIMIT", "1GiB")
+		limitGoHeap(g, entries)
+		if got := debug.SetMemoryLimit(-1); got != before {
+			t.Errorf("with GOMEMLIMIT set, limitGoHeap changed the limit to %d", got)
+		}
 	}
 }
