@@ -338,7 +338,7 @@ func startMount(b *testing.B, bin, url, cache string, flags ...string) *mountPro
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
 		"AWS_ENDPOINT_URL_S3=" + url, "AWS_REGION=us-west-2",
 		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret", "AWS_EC2_METADATA_DISABLED=true",
-		"AINDFS_BUCKETS=" + benchBucket,
+		"AINDFS_BUCKETS=" + benchBucket, "AINDFS_DOCDB_URL=off", // no network beyond the S3 server
 	}
 	m.cmd.Stdout, m.cmd.Stderr = os.Stderr, os.Stderr
 	if err := m.cmd.Start(); err != nil {
