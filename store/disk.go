@@ -71,6 +71,7 @@ type DiskCache struct {
 
 	queueMu sync.RWMutex // guards closed against queue's close
 	closed  bool
+	wait    bool // a full queue makes put wait rather than skip the block
 	queue   chan diskWrite
 	writers sync.WaitGroup
 
@@ -392,8 +393,15 @@ func (d *DiskCache) put(key, name string, data []byte, done func()) {
 		done()
 		return
 	}
+	w := diskWrite{name: name, key: key, data: data, done: done}
+	if d.wait {
+		// Close waits for the read lock; the writers drain the queue
+		// without it, so this send ends.
+		d.queue <- w
+		return
+	}
 	select {
-	case d.queue <- diskWrite{name: name, key: key, data: data, done: done}:
+	case d.queue <- w:
 	default:
 		d.dropped.Add(1)
 		done()

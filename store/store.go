@@ -97,7 +97,11 @@ type Options struct {
 	// cannot be used is logged and the Store goes on with memory alone.
 	DiskDir   string
 	DiskBytes int64
-	Logger    *slog.Logger
+	// DiskWait makes reads wait for the disk when it falls behind, instead
+	// of leaving blocks off it: for prefetching, where keeping every block
+	// is the point.
+	DiskWait bool
+	Logger   *slog.Logger
 }
 
 // Stats counts what a Store has done since it was made.
@@ -166,6 +170,7 @@ func New(opts Options) *Store {
 		if err != nil {
 			opts.Logger.Warn("cache folder unusable; going on with the memory cache only", "cause", err)
 		} else {
+			d.wait = opts.DiskWait
 			s.disk = d
 		}
 	}

@@ -137,6 +137,7 @@ folder or a parent, then the home folder; variables already set win):
 	root.AddCommand(newSessionCmd(g), newVersionCmd(g))
 	root.AddCommand(newAttachedCmd(g), newAttachCmd(g))
 	root.AddCommand(newMountCmd(g), newLsCmd(g), newCatCmd(g), newURLCmd(g), newStatsCmd(g), newRefreshCmd(g))
+	root.AddCommand(newPrefetchCmd(g), newCacheCmd(g))
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	checkUsage(root)

@@ -42,8 +42,9 @@ interrupted (Ctrl-C, SIGTERM), then unmount:
 Any session name can be looked up under sessions/ without listing it first.
 Assets in --data are served from local disk; with a Code Ocean token and S3
 access the others are found in the catalog and streamed from S3 through the
-block cache (--cache-size). As root the kernel is asked directly; otherwise
-fusermount3 (package fuse3) is needed. A stale mount left at MOUNTPOINT by a
+block cache (--cache-size), and with --cache-dir (in a Code Ocean capsule:
+/scratch) also kept on local disk across mounts. As root the kernel is
+asked directly; otherwise fusermount3 (package fuse3) is needed. A stale mount left at MOUNTPOINT by a
 process that died is cleared first; a MOUNTPOINT that holds files is refused
 (the mount would hide them) unless --allow-non-empty.
 

@@ -40,6 +40,9 @@ type sourceFlags struct {
 	dataDir   string
 	offline   bool
 	cacheSize string
+	// The disk cache: a folder and its bound (see cachedir.go).
+	cacheDir, cacheDirSize string
+	diskWait               bool // prefetch: wait for the disk rather than skip blocks
 	// How long answers and failures are remembered; zero: the resolver's
 	// defaults. Set by mount (registerTTLs), which runs long enough to care.
 	metadataTTL, negativeTTL time.Duration
@@ -55,6 +58,7 @@ func (f *sourceFlags) register(cmd *cobra.Command, dataDefault string) {
 	cmd.Flags().StringVar(&f.dataDir, "data", dataDefault, "folder of attached asset folders, named by asset name (as a capsule's /data)")
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only --data (and a file:// AINDFS_DOCDB_URL): no Code Ocean, DocDB or S3")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", defaultCacheSize, "memory for cached file blocks (e.g. 512MiB, 4GiB)")
+	registerCacheDir(cmd, &f.cacheDir, &f.cacheDirSize)
 }
 
 // sources are the pieces built from flags and environment: the catalog (when
@@ -91,7 +95,12 @@ func (g *globals) openSources(ctx context.Context, f sourceFlags) (*sources, err
 		f.dataDir = abs
 	}
 	src := &sources{dataDir: f.dataDir, metrics: metrics.New(), cacheBytes: cacheBytes}
-	opts := store.Options{CacheBytes: cacheBytes, Logger: g.log}
+	opts := store.Options{CacheBytes: cacheBytes, Logger: g.log, DiskDir: f.cacheDir, DiskWait: f.diskWait}
+	if f.cacheDir != "" {
+		if opts.DiskBytes, err = parseCacheDirSize(f.cacheDirSize); err != nil {
+			return nil, err
+		}
+	}
 	if f.dataDir != "" {
 		// Nothing outside the data folder is read: links that leave it are
 		// shown as links, for the kernel to follow in the reader's own rights.
