@@ -28,8 +28,7 @@ type Asset struct {
 }
 
 // Ref is an asset as session.json shows it. What the catalog records
-// (tags, custom metadata, state, the S3 folder it names) is left out for
-// assets it does not know.
+// (tags, custom metadata, state) is left out for assets it does not know.
 type Ref struct {
 	ID             string            `json:"id"`
 	Name           string            `json:"name"`
@@ -38,7 +37,8 @@ type Ref struct {
 	Tags           []string          `json:"tags,omitempty"`
 	CustomMetadata map[string]string `json:"custom_metadata,omitempty"`
 	State          string            `json:"state,omitempty"`
-	// Location is s3://bucket/prefix, for programs that read S3 directly.
+	// Location is s3://bucket/prefix, for programs that read S3 directly:
+	// the catalog's, else where the asset was found; empty when not known.
 	Location string `json:"location,omitempty"`
 }
 
@@ -58,6 +58,36 @@ func (a Asset) Ref() Ref {
 		ref.Location = store.S3(sb.Bucket, sb.Prefix).String()
 	}
 	return ref
+}
+
+// addLocations gives the raw and sorted assets of info whose catalog entry
+// names no S3 folder the one Info found for them (by a bucket probe),
+// without asking anything more. Other assets are left as they are, so that
+// session.json does not depend on what was browsed before.
+func (r *Resolver) addLocations(info *Info) {
+	found := map[string]string{}
+	fill := func(ref *Ref) {
+		if ref == nil {
+			return
+		}
+		key := locationKey(ref.ID, ref.Name)
+		if ref.Location == "" {
+			if loc, ok := r.locations.known(key); ok && loc.Scheme == "s3" {
+				ref.Location = loc.String()
+			}
+		}
+		found[key] = ref.Location
+	}
+	fill(info.RawDataAsset)
+	fill(info.SortedDataAsset)
+	for i := range info.SortedDataAssets {
+		fill(&info.SortedDataAssets[i].Ref)
+	}
+	for i, ref := range info.DataAssets {
+		if ref.Location == "" {
+			info.DataAssets[i].Location = found[locationKey(ref.ID, ref.Name)]
+		}
+	}
 }
 
 // The most characters of a session ID used in a name: query; longer name

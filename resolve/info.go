@@ -80,6 +80,7 @@ func (r *Resolver) Info(ctx context.Context, s Session) (Info, error) {
 		info.SortedDataAsset = &ref
 	}
 	r.addSortings(ctx, s, &info)
+	r.addLocations(&info)
 	r.remember(s)
 	return info, nil
 }

@@ -144,6 +144,18 @@ func (m *memo[K, V]) sweep() {
 	}
 }
 
+// known returns the remembered answer for key without looking it up; ok is
+// false when there is none (not asked, failed, expired or in flight).
+func (m *memo[K, V]) known(key K) (v V, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, found := m.entries[key]
+	if !found || !e.finished() || e.err != nil || e.expired(m.now()) {
+		return v, false
+	}
+	return e.val, true
+}
+
 // inFlight is the number of lookups running.
 func (m *memo[K, V]) inFlight() int {
 	m.mu.Lock()

@@ -190,11 +190,7 @@ func (r *Resolver) Location(ctx context.Context, a Asset) (store.URI, error) {
 	if !a.Local.IsZero() {
 		return a.Local, nil
 	}
-	key := a.ID
-	if key == "" {
-		key = "name:" + a.Name
-	}
-	return r.locations.get(ctx, key, func(ctx context.Context) (store.URI, error) {
+	return r.locations.get(ctx, locationKey(a.ID, a.Name), func(ctx context.Context) (store.URI, error) {
 		if sb := a.sourceBucket(); sb != nil {
 			return store.S3(sb.Bucket, sb.Prefix), nil
 		}
@@ -211,6 +207,14 @@ func (r *Resolver) Location(ctx context.Context, a Asset) (store.URI, error) {
 		}
 		return uri, nil
 	})
+}
+
+// locationKey is the cache key of an asset's location.
+func locationKey(id, name string) string {
+	if id == "" {
+		return "name:" + name
+	}
+	return id
 }
 
 func (a Asset) sourceBucket() *codeocean.SourceBucket {

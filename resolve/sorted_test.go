@@ -302,3 +302,54 @@ func TestSortingsAreReadOnce(t *testing.T) {
 		t.Errorf("asking again made %d S3 requests, want none", n)
 	}
 }
+
+// Assets in session.json carry what the catalog says of them and where
+// their files are on S3: the catalog's source bucket, or the bucket the
+// sorted assets were found in.
+func TestSessionJSONAssetFields(t *testing.T) {
+	o := newOnline(t)
+	ctx := context.Background()
+	info, err := o.r.Info(ctx, MustParseSession(sampleID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(info)
+	var got struct {
+		Assets []struct {
+			ID             string            `json:"id"`
+			Tags           []string          `json:"tags"`
+			CustomMetadata map[string]string `json:"custom_metadata"`
+			State          string            `json:"state"`
+			Location       string            `json:"location"`
+		} `json:"data_assets"`
+		Sorted []struct {
+			ID       string `json:"id"`
+			Location string `json:"location"`
+		} `json:"sorted_data_assets"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]int{}
+	for i, a := range got.Assets {
+		byID[a.ID] = i
+	}
+	raw := got.Assets[byID["51c6aad4-7ce0-541d-89e1-61b9f7cc6ffd"]]
+	if !slices.Equal(raw.Tags, []string{"ecephys", "raw", "676909"}) || raw.CustomMetadata["data level"] != "raw data" ||
+		raw.State != "ready" || raw.Location != "s3://aind-private-data-prod-o5171v/"+sampleID {
+		t.Errorf("raw asset in session.json = %+v", raw)
+	}
+	const coBucket = "s3://codeocean-s3datasetsbucket-1u41qdg42ur9/"
+	sorted := got.Assets[byID["a5ee3722-fb3b-560f-844e-da1c7631744f"]]
+	if sorted.Location != coBucket+"a5ee3722-fb3b-560f-844e-da1c7631744f" {
+		t.Errorf("sorted asset's location = %q, want the bucket it was found in", sorted.Location)
+	}
+	for _, v := range got.Sorted {
+		if v.Location != coBucket+v.ID {
+			t.Errorf("sorted_data_assets %s: location %q", v.ID, v.Location)
+		}
+	}
+	if nwb := got.Assets[byID["26f853a9-cd0f-59fd-ba5d-bd4be0bf7299"]]; nwb.Location != "" {
+		t.Errorf("nwb asset (in no bucket) has location %q", nwb.Location)
+	}
+}
