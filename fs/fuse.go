@@ -345,7 +345,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	}
 	h := &fileHandle{mnt: n.mnt, path: n.file.Path(), r: r}
 	if _, ok := n.file.(changing); ok {
-		n.mnt.open.Add(1)
+		h.own = true
 		return h, fuse.FOPEN_DIRECT_IO, 0
 	}
 	if lf, ok := r.(localFiler); ok {
@@ -391,6 +391,9 @@ type fileHandle struct {
 	// reads and small count the reads it gets, and the short ones.
 	node         *fileNode
 	reads, small atomic.Int64
+	// own is set for the mount's own files (stats.json), which are left
+	// out of the counts of open files and reads.
+	own bool
 }
 
 var _ = (fusefs.FilePassthroughFder)((*fileHandle)(nil))
@@ -413,7 +416,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	}
 	start := time.Now()
 	res, err := h.read(c, dest, off)
-	if h.mnt.reads != nil {
+	if h.mnt.reads != nil && !h.own {
 		if errors.Is(err, io.EOF) {
 			h.mnt.reads(time.Since(start), nil)
 		} else {
@@ -480,7 +483,9 @@ func (r lentResult) Done() { r.l.Release() }
 var _ = (fusefs.FileReleaser)((*fileHandle)(nil))
 
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
-	h.mnt.open.Add(-1)
+	if !h.own {
+		h.mnt.open.Add(-1)
+	}
 	if reads, small := h.reads.Load(), h.small.Load(); h.node != nil && reads >= smallReadsMin && 4*small >= 3*reads {
 		if !h.node.smallReads.Swap(true) {
 			h.mnt.log.Info("file read in small pieces: it keeps the page cache from its next open on",

@@ -50,6 +50,10 @@ func TestStatsCountReads(t *testing.T) {
 	defer stopMount(t, logs, exited)
 
 	before := statsOf(t, dir)
+	// Reading stats.json is not counted in it.
+	if again := statsOf(t, dir); again.FUSEReads != 0 || again.OpenFiles != 0 {
+		t.Errorf("after reading stats.json twice: %d FUSE reads, %d open files; want 0, 0", again.FUSEReads, again.OpenFiles)
+	}
 	if before.Cache.BudgetBytes != 64<<20 || before.FUSEReads != 0 || before.OpenFiles != 0 || before.PID != os.Getpid() {
 		t.Errorf("before any read: %+v", before)
 	}
