@@ -55,8 +55,9 @@ type S3Options struct {
 	// Credentials replaces the configuration chain's credentials. When nil
 	// and the chain finds none, requests are sent unsigned (public buckets).
 	Credentials aws.CredentialsProvider
-	// MaxAttempts is the SDK's attempts per request for 5xx, SlowDown and
-	// connection errors.
+	// MaxAttempts is the SDK's attempts per listing, probe and stat for
+	// 5xx, SlowDown and connection errors. Ranged reads retry on their own
+	// (see ReadRange), bounded by RetryTimeout.
 	MaxAttempts int
 	// BaseDelay and MaxBackoff shape the capped exponential backoff with jitter.
 	BaseDelay, MaxBackoff time.Duration
@@ -492,6 +493,10 @@ type rangeBody struct {
 	attempts int       // attempts since progress
 	got      int64     // bytes received by the current attempt
 	lastErr  error
+	// lastAnswer is the last failure of an attempt that heard from the
+	// server (a SlowDown, a reset, a body cut or stalled), kept when later
+	// attempts get no answer at all: it names what went wrong.
+	lastAnswer error
 }
 
 // open issues GETs for the rest of the range until one answers.
@@ -535,7 +540,10 @@ func (r *rangeBody) open() error {
 		if r.etag != "" {
 			in.IfMatch = aws.String(r.etag)
 		}
-		out, err := r.b.client.GetObject(actx, in)
+		// One HTTP request an attempt: this loop retries with its own
+		// backoff, so the watchdog times one request and a stall means the
+		// server did not answer, not that the SDK was still retrying.
+		out, err := r.b.client.GetObject(actx, in, func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })
 		if err == nil {
 			if r.etag != "" && !sameETag(aws.ToString(out.ETag), r.etag) {
 				out.Body.Close()
@@ -545,7 +553,7 @@ func (r *rangeBody) open() error {
 			if err := r.checkAnswer(out); err != nil {
 				out.Body.Close()
 				r.stop()
-				r.lastErr = err
+				r.lastErr, r.lastAnswer = err, err
 				r.b.log.Debug("S3 answer is not the range asked for", "location", r.obj.String(), "cause", err)
 				continue
 			}
@@ -562,7 +570,7 @@ func (r *rangeBody) open() error {
 		case stalled:
 			r.lastErr = fmt.Errorf("no answer within %s", opts.StallTimeout)
 		default:
-			r.lastErr = err
+			r.lastErr, r.lastAnswer = err, err
 			if !transient(err) {
 				return r.b.callError(r.ctx, "read", r.obj, err)
 			}
@@ -594,6 +602,9 @@ func (r *rangeBody) checkAnswer(out *s3.GetObjectOutput) error {
 func (r *rangeBody) giveUp() error {
 	err := fmt.Errorf("read %s at offset %d: nothing received for %s over %d attempts: %w",
 		r.obj, r.off, time.Since(r.progress).Round(time.Millisecond), r.attempts, r.lastErr)
+	if r.lastAnswer != nil && r.lastAnswer != r.lastErr {
+		err = fmt.Errorf("%w; the last answer before that: %w", err, r.lastAnswer)
+	}
 	r.b.log.Warn("S3 read failed", "location", r.obj.String(), "offset", r.off, "cause", err)
 	return err
 }
@@ -658,6 +669,7 @@ func (r *rangeBody) Read(p []byte) (int, error) {
 		default:
 			r.lastErr = err
 		}
+		r.lastAnswer = r.lastErr
 		r.b.log.Debug("S3 read broke; resuming", "location", r.obj.String(), "offset", r.off, "cause", r.lastErr)
 		if n > 0 {
 			return n, nil

@@ -295,16 +295,23 @@ func TestS3ReplacedMidRead(t *testing.T) {
 	}
 }
 
+// TestS3PersistentFailure: a read that keeps failing gives up with an error
+// naming the object and the cause, and the attempts it counts are the GETs
+// sent. A server that throttles and then stops answering is reported by
+// both: no answer, and the SlowDown before it.
 func TestS3PersistentFailure(t *testing.T) {
 	tests := []struct {
 		name      string
-		fault     s3test.Fault
-		wantCause string
+		faults    []s3test.Fault
+		wantCause []string
 	}{
-		{"503 SlowDown", s3test.Fault{Kind: s3test.Status, Status: 503, Times: -1}, "SlowDown"},
-		{"connection reset", s3test.Fault{Kind: s3test.Reset, Times: -1}, "connection"},
-		{"stalled body", s3test.Fault{Kind: s3test.Stall, After: 1000, Times: -1}, "no data for"},
-		{"body cut off", s3test.Fault{Kind: s3test.Cut, After: 0, Times: -1}, "ended early"},
+		{"503 SlowDown", []s3test.Fault{{Kind: s3test.Status, Status: 503, Times: -1}}, []string{"SlowDown"}},
+		{"connection reset", []s3test.Fault{{Kind: s3test.Reset, Times: -1}}, []string{"connection"}},
+		{"stalled body", []s3test.Fault{{Kind: s3test.Stall, After: 1000, Times: -1}}, []string{"no data for"}},
+		{"body cut off", []s3test.Fault{{Kind: s3test.Cut, After: 0, Times: -1}}, []string{"ended early"}},
+		{"503 SlowDown, then no answer",
+			[]s3test.Fault{{Kind: s3test.Status, Status: 503, Times: 2}, {Kind: s3test.Silent, Times: -1}},
+			[]string{"no answer within 100ms", "the last answer before that", "SlowDown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,15 +326,32 @@ func TestS3PersistentFailure(t *testing.T) {
 			}
 			s := store.New(store.Options{S3: b})
 			defer s.Close()
-			srv.Inject(tt.fault)
+			for _, f := range tt.faults {
+				srv.Inject(f)
+			}
 			// No deadline here: the Store must give up on its own.
 			r := s.Open(store.S3("bucket", "obj"), store.ObjectInfo{Size: 100_000, ETag: etag})
 			_, err = r.ReadAt(context.Background(), make([]byte, 50_000), 0)
-			if err == nil || !strings.Contains(err.Error(), tt.wantCause) || !strings.Contains(err.Error(), "s3://bucket/obj") {
-				t.Fatalf("read under a persistent fault: %v; want an error naming the object and %q", err, tt.wantCause)
+			if err == nil || !strings.Contains(err.Error(), "s3://bucket/obj") {
+				t.Fatalf("read under a persistent fault: %v; want an error naming the object", err)
 			}
-			if n := srv.Count("GetObject"); n < 2 {
+			for _, want := range tt.wantCause {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("read under a persistent fault: %v; want the cause, %q", err, want)
+				}
+			}
+			n := srv.Count("GetObject")
+			if n < 2 {
 				t.Errorf("%d GETs, want retries", n)
+			}
+			// An attempt is one GET: the count in the error is at least the
+			// GETs the server saw (one cancelled before reaching it is not
+			// seen there).
+			var attempts int
+			if _, after, ok := strings.Cut(err.Error(), " over "); !ok {
+				t.Errorf("error %q gives no count of attempts", err)
+			} else if _, serr := fmt.Sscanf(after, "%d attempts", &attempts); serr != nil || attempts < n {
+				t.Errorf("error %q after %d GETs: want at least %d attempts counted", err, n, n)
 			}
 			// The fault gone, the same reader works again.
 			srv.ClearFaults()

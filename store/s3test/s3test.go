@@ -64,6 +64,8 @@ const (
 	// Fault.Shift bytes away (the Content-Range says so), as a server that
 	// aligns ranges to blocks of its own might.
 	ShiftRange
+	// Silent sends nothing, not even headers, until the client gives up.
+	Silent
 )
 
 func (k FaultKind) String() string {
@@ -82,6 +84,8 @@ func (k FaultKind) String() string {
 		return "ignore-range"
 	case ShiftRange:
 		return "shift-range"
+	case Silent:
+		return "silent"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -111,6 +115,7 @@ type Request struct {
 	Method string
 	Bucket string
 	Key    string
+	Prefix string // of a listing
 	Range  string // the Range header
 	Signed bool   // carried an Authorization header
 	Status int
@@ -366,6 +371,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	op, bucket, key := classify(r)
 	rec := Request{
 		Op: op, Method: r.Method, Bucket: bucket, Key: key,
+		Prefix: r.URL.Query().Get("prefix"),
 		Range:  r.Header.Get("Range"),
 		Signed: r.Header.Get("Authorization") != "",
 		Start:  time.Now(),
@@ -406,6 +412,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 					conn.Close()
 					return
 				}
+			}
+			panic(http.ErrAbortHandler)
+		case Silent:
+			select {
+			case <-r.Context().Done():
+			case <-s.closing:
 			}
 			panic(http.ErrAbortHandler)
 		case IgnoreRange:
