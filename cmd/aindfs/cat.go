@@ -26,13 +26,9 @@ sessions/<session-id>/metadata/subject.json; links on the way are followed.`,
 			}
 			defer done()
 			for _, p := range args {
-				n, err := tree.Walk(ctx, p, true)
+				f, err := walkFile(ctx, tree, p)
 				if err != nil {
-					return treeError(err)
-				}
-				f, ok := n.(fs.File)
-				if !ok {
-					return usageError{&fs.PathError{Path: n.Path(), Err: fs.ErrIsDir}}
+					return err
 				}
 				if _, err := fs.ReadAll(ctx, f, g.stdout); err != nil {
 					return fmt.Errorf("cat: %w", err)

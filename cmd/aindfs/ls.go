@@ -83,6 +83,20 @@ func treeError(err error) error {
 	return err
 }
 
+// walkFile returns the file at path, links followed, for the commands that
+// print one file at a time (cat, url): a folder there is a usage mistake.
+func walkFile(ctx context.Context, tree *fs.Tree, path string) (fs.File, error) {
+	n, err := tree.Walk(ctx, path, true)
+	if err != nil {
+		return nil, treeError(err)
+	}
+	f, ok := n.(fs.File)
+	if !ok {
+		return nil, usageError{&fs.PathError{Path: n.Path(), Err: fs.ErrIsDir}}
+	}
+	return f, nil
+}
+
 // entries returns the entries ls shows for path: a folder's, or the node
 // itself. A link at path is followed unless long is set and path does not
 // end in "/", as ls -l does.

@@ -42,16 +42,13 @@ mount serves. Files aindfs makes itself (session.json) have no location.`,
 			defer done()
 			enc := json.NewEncoder(g.stdout)
 			for _, p := range args {
-				n, err := tree.Walk(ctx, p, true)
+				f, err := walkFile(ctx, tree, p)
 				if err != nil {
-					return treeError(err)
+					return err
 				}
-				obj, ok := n.(fs.Object)
-				switch {
-				case !ok && n.Attr().Kind == fs.KindDir:
-					return usageError{&fs.PathError{Path: n.Path(), Err: fs.ErrIsDir}}
-				case !ok:
-					return usageError{fmt.Errorf("%s is made by aindfs: it is stored nowhere", n.Path())}
+				obj, ok := f.(fs.Object)
+				if !ok {
+					return usageError{fmt.Errorf("%s is made by aindfs: it is stored nowhere", f.Path())}
 				}
 				loc, info := obj.Object()
 				if asJSON {
