@@ -96,7 +96,7 @@ func (d *assetDir) folder(ctx context.Context) (*objectDir, error) {
 	if err != nil {
 		return nil, pathError(d.path, err, "locating asset %s", d.asset.Name)
 	}
-	d.dir = &objectDir{t: d.t, path: d.path, loc: loc, modTime: d.asset.Created, valid: ValidImmutable}
+	d.dir = d.t.topFolder(d.path, loc, d.asset.Created, ValidImmutable)
 	return d.dir, nil
 }
 

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"math"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -29,11 +30,20 @@ type listingBudget struct {
 	mu      sync.Mutex
 	entries int
 	lru     *simplelru.LRU[*objectDir, int] // folder -> entries of its listing
+	// tops are the kept folders at the top of an asset, by key (see
+	// topFolder), so that a lookup finds them again.
+	tops map[string]*objectDir
 }
 
 func newListingBudget(max int) *listingBudget {
-	l, _ := simplelru.NewLRU[*objectDir, int](math.MaxInt32, nil) // fails only for a size below 1
-	return &listingBudget{max: max, lru: l}
+	b := &listingBudget{max: max, tops: map[string]*objectDir{}}
+	b.lru, _ = simplelru.NewLRU(math.MaxInt32, func(d *objectDir, n int) { // fails only for a size below 1
+		b.entries -= n
+		if d.key != "" && b.tops[d.key] == d {
+			delete(b.tops, d.key)
+		}
+	})
+	return b
 }
 
 // keep records d's finished listing of n entries, and forgets older
@@ -45,16 +55,48 @@ func (b *listingBudget) keep(d *objectDir, n int) {
 	}
 	b.lru.Add(d, n)
 	b.entries += n
+	if d.key != "" {
+		b.tops[d.key] = d
+	}
 	var evicted []*objectDir
 	for b.entries > b.max && b.lru.Len() > 1 {
-		old, n, _ := b.lru.RemoveOldest()
-		b.entries -= n
+		old, _, _ := b.lru.RemoveOldest()
 		evicted = append(evicted, old)
 	}
 	b.mu.Unlock()
 	// Outside the lock: forget takes the folder's own, which its holder may
 	// keep while it calls touch.
 	for _, d := range evicted {
+		d.forget()
+	}
+}
+
+// folder returns the kept folder at the top of an asset by key, nil when
+// its listing is not kept, and marks the listing as used now.
+func (b *listingBudget) folder(key string) *objectDir {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := b.tops[key]
+	if d != nil {
+		b.lru.Get(d)
+	}
+	return d
+}
+
+// forgetUnder forgets the kept listings of the folders at the top of an
+// asset whose path starts with prefix, so that they are listed again when
+// next asked (see Mount.Refresh).
+func (b *listingBudget) forgetUnder(prefix string) {
+	b.mu.Lock()
+	var forgotten []*objectDir
+	for key, d := range b.tops {
+		if strings.HasPrefix(key, prefix) {
+			b.lru.Remove(d) // and from tops
+			forgotten = append(forgotten, d)
+		}
+	}
+	b.mu.Unlock()
+	for _, d := range forgotten {
 		d.forget()
 	}
 }

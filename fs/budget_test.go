@@ -79,3 +79,62 @@ func TestListingBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptTopFolders: a folder at the top of an asset looked up again (as
+// the mount does once the kernel has let go of it) is the one kept, its
+// listing with it, until the budget forgets that listing or a refresh of
+// its session does; then it lists again.
+func TestKeptTopFolders(t *testing.T) {
+	data := t.TempDir()
+	for sub, n := range map[string]int{"a": 3, "b": 6} {
+		dir := filepath.Join(data, sample.SessionID, sub)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := newFakeResolver()
+	r.setRaw(r.addAsset(t, data, sample.SessionID, sample.SessionAssetID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
+	objects := &localObjects{}
+	tree := New(Config{Resolver: r, Objects: objects, ListingEntries: 7})
+	ctx := context.Background()
+	raw := "sessions/" + sample.SessionID + "/raw"
+	for _, step := range []struct {
+		list     string // walked to afresh, then listed
+		forget   string // then forgotten as a refresh does
+		requests int64
+	}{
+		{list: raw, requests: 1},
+		{list: raw, requests: 0},        // kept
+		{list: raw + "/a", requests: 1}, // raw (2 entries) and a (3)
+		{list: raw, requests: 0},        // still kept
+		{list: raw + "/b", requests: 1}, // 11 entries: a, then raw forgotten
+		{list: raw, requests: 1},        // forgotten: listed again
+		{list: raw, forget: "sessions/", requests: 0},
+		{list: raw, requests: 1}, // forgotten by the refresh
+		{list: raw, forget: "sessions/other/", requests: 0},
+		{list: raw, requests: 0}, // another session's refresh
+	} {
+		before := objects.lists.Load()
+		n, err := tree.Walk(ctx, step.list, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.(Dir).ReadDir(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := objects.lists.Load() - before; got != step.requests {
+			t.Errorf("looking up and listing %s: %d requests, want %d", step.list, got, step.requests)
+		}
+		if step.forget != "" {
+			tree.listings.forgetUnder(step.forget)
+		}
+		if folders, _ := tree.listings.kept(); len(tree.listings.tops) > folders {
+			t.Errorf("%d top folders found again, more than the %d listings kept", len(tree.listings.tops), folders)
+		}
+	}
+}

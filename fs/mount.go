@@ -79,6 +79,7 @@ type Mount struct {
 	stopped chan struct{}      // closed when the server has stopped serving
 	dev     uint64             // device number of the mount, for the FUSE control files
 	root    *dirNode           // the top folder, for Refresh
+	tree    *Tree              // for Refresh
 
 	unmountOnce sync.Once // the first Unmount unmounts; later ones wait for it
 	unmountErr  error     // its result
@@ -148,7 +149,7 @@ func (t *Tree) Mount(dir string, opts MountOptions) (*Mount, error) {
 		stop()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	m := &Mount{Dir: dir, server: server, state: state, log: t.log, stop: stop, stopped: make(chan struct{}), root: root}
+	m := &Mount{Dir: dir, server: server, state: state, log: t.log, stop: stop, stopped: make(chan struct{}), root: root, tree: t}
 	go func() {
 		defer close(m.stopped)
 		server.Serve()

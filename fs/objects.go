@@ -25,6 +25,10 @@ type objectDir struct {
 	access     *store.Access
 	accessOnce sync.Once
 
+	// key is the path and location of a folder at the top of an asset, by
+	// which the tree finds it again (topFolder); "" below the top.
+	key string
+
 	mu      sync.Mutex
 	current *listing     // done or under way; nil before the first and after a failed one
 	fixed   bool         // current was given (setEntries), not listed
@@ -95,6 +99,19 @@ func (d *objectDir) setEntries(list []store.ObjectInfo) []store.ObjectInfo {
 	d.current, d.fixed = l, true
 	d.mu.Unlock()
 	return entries
+}
+
+// topFolder returns the folder of objects at loc shown at path, at the top
+// of an asset: the one made before while its listing is kept, else a new
+// one. The kernel lets go of folders under memory pressure and looks them
+// up again; asset contents never change, so the kept listing still holds
+// and looking again asks nothing of S3.
+func (t *Tree) topFolder(path string, loc store.URI, modTime time.Time, valid time.Duration) *objectDir {
+	key := path + "\x00" + loc.String()
+	if d := t.listings.folder(key); d != nil {
+		return d
+	}
+	return &objectDir{t: t, path: path, loc: loc, modTime: modTime, valid: valid, key: key, ino: inode(path, loc.String())}
 }
 
 // listing returns the folder's listing, done or under way; when there is

@@ -37,6 +37,12 @@ func (l *listing) finished() bool {
 // their contents never change. Call it after the resolver has forgotten
 // its answers (resolve.Resolver.Forget).
 func (m *Mount) Refresh(id string) {
+	// Folders the kernel has let go of are kept by the tree too.
+	if id == "" {
+		m.tree.listings.forgetUnder(sessionsName + "/")
+	} else {
+		m.tree.listings.forgetUnder(join(sessionsName, id) + "/")
+	}
 	root := m.root.EmbeddedInode()
 	if sessions := root.GetChild(sessionsName); sessions != nil {
 		sessions.NotifyContent(0, 0)

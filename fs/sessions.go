@@ -137,15 +137,16 @@ func (t *Tree) viewNode(ctx context.Context, s resolve.Session, v View) (Node, e
 	case f.Links != nil:
 		return newLinkDir(path, f.Links, f.ModTime), nil
 	}
-	d := &objectDir{t: t, path: path, loc: f.Location, modTime: f.ModTime, valid: ValidSession}
+	var d *objectDir
 	if f.Only != nil {
+		d = &objectDir{t: t, path: path, loc: f.Location, modTime: f.ModTime, valid: ValidSession}
 		ids := []string{"only", f.Location.String()}
 		for _, o := range d.setEntries(f.Only) {
 			ids = append(ids, o.Name, o.ETag)
 		}
 		d.ino = inode(path, ids...)
 	} else {
-		d.ino = inode(path, f.Location.String())
+		d = t.topFolder(path, f.Location, f.ModTime, ValidSession)
 	}
 	if len(f.Made) > 0 {
 		return withMade(d, f.Made), nil

@@ -195,8 +195,9 @@ type Config struct {
 }
 
 // Tree is the tree of sessions. It is safe for concurrent use; folders
-// cache their listings (asset contents are immutable) for as long as the
-// caller keeps the Dir.
+// keep their listings (asset contents are immutable) within
+// Config.ListingEntries, and the top folder of an asset looked up again is
+// the one whose listing is kept.
 type Tree struct {
 	r       Resolver
 	objects Objects
