@@ -138,6 +138,40 @@ func TestMountListsFolderOfPages(t *testing.T) {
 	}
 }
 
+// TestMountListsOnlyWhatOpens: through the mount, a folder made only of
+// keys with an empty name ("odd//x") lists as empty, and an object beside
+// keys under its name is the folder: everything listed can be opened.
+func TestMountListsOnlyWhatOpens(t *testing.T) {
+	rig := online{prepare: func(srv *s3test.Server) {
+		for _, k := range []string{"odd//x.bin", "both", "both/y.bin"} {
+			srv.PutObject(rawBucket, sample.SessionID+"/"+k, []byte("data"))
+		}
+	}}.start(t)
+	raw := filepath.Join(rig.m.Dir, "sessions", sample.SessionID, "raw")
+	entries, err := os.ReadDir(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range entries {
+		p := filepath.Join(raw, de.Name())
+		if !de.IsDir() {
+			if _, err := os.ReadFile(p); err != nil {
+				t.Errorf("%s is listed but cannot be read: %v", de.Name(), err)
+			}
+			continue
+		}
+		if _, err := os.ReadDir(p); err != nil {
+			t.Errorf("%s/ is listed but cannot be listed: %v", de.Name(), err)
+		}
+	}
+	if got, err := os.ReadDir(filepath.Join(raw, "odd")); err != nil || len(got) != 0 {
+		t.Errorf("odd/ = %d entries, %v; want an empty folder", len(got), err)
+	}
+	if got, err := os.ReadDir(filepath.Join(raw, "both")); err != nil || len(got) != 1 || got[0].Name() != "y.bin" {
+		t.Errorf("both/ = %v, %v; want the folder holding y.bin", got, err)
+	}
+}
+
 // pageGate holds back the ListObjectsV2 requests for the later pages of
 // one folder (those that carry a continuation token) until released, and
 // counts the requests listing that folder.
