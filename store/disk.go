@@ -66,6 +66,12 @@ type DiskCache struct {
 	// the candidates for eviction, taken from the front.
 	victims []diskFile
 
+	// credit is bytes counted in the folder's size and not yet taken by a
+	// file: reserved a slice at a time, so that writing a block seldom
+	// takes the lock. Given back by Close.
+	creditMu sync.Mutex
+	credit   int64
+
 	failed   atomic.Bool // writing stopped after a failure
 	failOnce sync.Once
 
@@ -100,7 +106,10 @@ const (
 	// block, 32 MiB of memory. A disk slower than the network drops blocks
 	// rather than slowing the reader down or holding more memory.
 	diskQueue   = 256
-	diskWriters = 2
+	diskWriters = 4
+	// diskCredit is the most a process reserves of the folder's size at
+	// once (a sixteenth of a small folder).
+	diskCredit = 8 << 20
 	// diskUnit is what a file costs at least, and the unit its cost is
 	// rounded up to: the allocation unit of common filesystems.
 	diskUnit = 4096
@@ -174,8 +183,16 @@ func (d *DiskCache) Close() error {
 	close(d.queue)
 	d.queueMu.Unlock()
 	d.writers.Wait()
+	d.creditMu.Lock()
+	credit := d.credit
+	d.credit = 0
+	d.creditMu.Unlock()
+	err := d.locked(func(size int64) (int64, error) { return size - credit, nil })
 	d.users.Close()
-	return d.lockFile.Close()
+	if cerr := d.lockFile.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // DiskStats describes a disk cache folder.
@@ -238,11 +255,8 @@ func (d *DiskCache) locked(f func(size int64) (int64, error)) error {
 	if err != nil || newSize == size {
 		return err
 	}
-	text := []byte(strconv.FormatInt(newSize, 10) + "\n")
-	if err := d.lockFile.Truncate(0); err != nil {
-		return err
-	}
-	_, err = d.lockFile.WriteAt(text, 0)
+	// Always as wide, so that it overwrites the last one whole.
+	_, err = d.lockFile.WriteAt(fmt.Appendf(nil, "%20d\n", newSize), 0)
 	return err
 }
 
@@ -436,19 +450,13 @@ func (d *DiskCache) write(w diskWrite) error {
 	}
 	n := int64(diskHeader + len(w.key) + len(w.data))
 	cost := diskCost(n)
-	room := false
-	err := d.locked(func(size int64) (int64, error) {
-		size, room = d.evict(size, cost)
-		if !room {
-			return size, nil
-		}
-		return size + cost, nil
-	})
-	if err != nil || !room {
+	if room, err := d.reserve(cost); err != nil || !room {
 		return err
 	}
 	unreserve := func() {
-		d.locked(func(size int64) (int64, error) { return size - cost, nil })
+		d.creditMu.Lock()
+		d.credit += cost
+		d.creditMu.Unlock()
 	}
 	f, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "block-")
 	if err != nil {
@@ -457,14 +465,17 @@ func (d *DiskCache) write(w diskWrite) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	buf := make([]byte, n)
-	copy(buf, diskMagic[:])
-	binary.LittleEndian.PutUint32(buf[8:], uint32(len(w.key)))
-	binary.LittleEndian.PutUint32(buf[12:], uint32(len(w.data)))
-	copy(buf[diskHeader:], w.key)
-	copy(buf[diskHeader+len(w.key):], w.data)
-	binary.LittleEndian.PutUint32(buf[16:], crc32.Checksum(buf[diskHeader:], castagnoli))
-	_, err = f.Write(buf)
+	// The header and key, then the block's bytes where they are: no copy.
+	head := make([]byte, diskHeader+len(w.key))
+	copy(head, diskMagic[:])
+	binary.LittleEndian.PutUint32(head[8:], uint32(len(w.key)))
+	binary.LittleEndian.PutUint32(head[12:], uint32(len(w.data)))
+	copy(head[diskHeader:], w.key)
+	sum := crc32.Update(crc32.Checksum(head[diskHeader:], castagnoli), castagnoli, w.data)
+	binary.LittleEndian.PutUint32(head[16:], sum)
+	if _, err = f.Write(head); err == nil {
+		_, err = f.Write(w.data)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -482,6 +493,39 @@ func (d *DiskCache) write(w diskWrite) error {
 	}
 	unreserve()
 	return err
+}
+
+// reserve takes cost bytes of the folder's size for a file, from this
+// process's credit, or else by counting a new slice of credit in the
+// folder's size, evicting files to make room. It reports false when no
+// room can be made.
+func (d *DiskCache) reserve(cost int64) (bool, error) {
+	d.creditMu.Lock()
+	defer d.creditMu.Unlock()
+	if d.credit < cost {
+		// A slice if it fits, else just this file.
+		for _, want := range []int64{max(cost, min(diskCredit, d.limit/16)) - d.credit, cost - d.credit} {
+			room := false
+			err := d.locked(func(size int64) (int64, error) {
+				if size, room = d.evict(size, want); !room {
+					return size, nil
+				}
+				return size + want, nil
+			})
+			if err != nil {
+				return false, err
+			}
+			if room {
+				d.credit += want
+				break
+			}
+		}
+		if d.credit < cost {
+			return false, nil
+		}
+	}
+	d.credit -= cost
+	return true, nil
 }
 
 // evict removes the least recently used block files until cost more bytes
