@@ -493,9 +493,9 @@ type rangeBody struct {
 	attempts int       // attempts since progress
 	got      int64     // bytes received by the current attempt
 	lastErr  error
-	// lastAnswer is the last failure of an attempt that heard from the
-	// server (a SlowDown, a reset, a body cut or stalled), kept when later
-	// attempts get no answer at all: it names what went wrong.
+	// lastAnswer is the last failure the server or the connection reported
+	// (a SlowDown, a reset, a body cut short), kept when later attempts
+	// only stall: it names what went wrong.
 	lastAnswer error
 }
 
@@ -666,10 +666,10 @@ func (r *rangeBody) Read(p []byte) (int, error) {
 			r.lastErr = fmt.Errorf("no data for %s", r.b.opts.StallTimeout)
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
 			r.lastErr = fmt.Errorf("answer ended early, %d bytes short: %w", r.end-r.off, io.ErrUnexpectedEOF)
+			r.lastAnswer = r.lastErr
 		default:
-			r.lastErr = err
+			r.lastErr, r.lastAnswer = err, err
 		}
-		r.lastAnswer = r.lastErr
 		r.b.log.Debug("S3 read broke; resuming", "location", r.obj.String(), "offset", r.off, "cause", r.lastErr)
 		if n > 0 {
 			return n, nil

@@ -311,15 +311,17 @@ func TestS3PersistentFailure(t *testing.T) {
 		{"body cut off", []s3test.Fault{{Kind: s3test.Cut, After: 0, Times: -1}}, []string{"ended early"}},
 		{"503 SlowDown, then no answer",
 			[]s3test.Fault{{Kind: s3test.Status, Status: 503, Times: 2}, {Kind: s3test.Silent, Times: -1}},
-			[]string{"no answer within 100ms", "the last answer before that", "SlowDown"}},
+			[]string{"no answer within 250ms", "the last answer before that", "SlowDown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := s3test.NewServer(t, s3test.Options{})
 			etag := srv.PutObject("bucket", "obj", randomBytes(100_000, 7))
 			opts := srv.S3Options()
-			opts.StallTimeout = 100 * time.Millisecond
-			opts.RetryTimeout = 500 * time.Millisecond
+			// A loaded machine can leave a request unanswered for tens of
+			// milliseconds: the stalls here are the faults' own.
+			opts.StallTimeout = 250 * time.Millisecond
+			opts.RetryTimeout = time.Second
 			b, err := store.NewS3(context.Background(), opts)
 			if err != nil {
 				t.Fatal(err)
