@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/aind/aindfs/internal/httpsonly"
 	"github.com/aind/aindfs/internal/retry"
 )
 
@@ -100,27 +100,9 @@ func New(cfg Config) (*Client, error) {
 		timeout:  cfg.Timeout,
 		maxPages: cfg.MaxSearchPages,
 	}
-	// A copy, so the redirect rule below is ours alone.
-	hc := http.Client{}
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient
-	}
-	next := hc.CheckRedirect
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		// A redirect carries the Authorization header along: never to a
-		// place the domain itself could not be.
-		if err := checkScheme(req.URL); err != nil {
-			return fmt.Errorf("refused redirect to %s: %w", req.URL.Redacted(), err)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
-	c.http = &hc
+	// A redirect carries the Authorization header along: never to a place
+	// the domain itself could not be.
+	c.http = httpsOnly.Client(cfg.HTTPClient)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -153,7 +135,7 @@ func baseURL(domain string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("code ocean domain %q: no host", domain)
 	}
-	if err := checkScheme(u); err != nil {
+	if err := httpsOnly.Check(u); err != nil {
 		return nil, fmt.Errorf("code ocean domain %q (%s): %w", domain, DomainVar, err)
 	}
 	u.RawQuery, u.Fragment = "", ""
@@ -162,29 +144,11 @@ func baseURL(domain string) (*url.URL, error) {
 	return u, nil
 }
 
-// checkScheme refuses addresses the token must not be sent to: every request
-// carries it, so anything but https would show it to the network. Plain http
-// is for a server on this machine (a test or a local tunnel).
-func checkScheme(u *url.URL) error {
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme != "http":
-		return fmt.Errorf("scheme must be https, not %q", u.Scheme)
-	case !isLoopback(u.Hostname()):
-		return fmt.Errorf("plain http would send the access token unencrypted to %s: use https (http is accepted only for loopback addresses such as 127.0.0.1)", u.Hostname())
-	}
-	return nil
-}
-
-// isLoopback reports whether host is this machine: localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
+// httpsOnly refuses addresses the token must not be sent to: every request
+// carries it, so anything but https would show it to the network.
+var httpsOnly = httpsonly.Rule{PlainHTTP: func(host string) string {
+	return fmt.Sprintf("plain http would send the access token unencrypted to %s: use https (http is accepted only for loopback addresses such as 127.0.0.1)", host)
+}}
 
 // Domain returns the deployment's address, without the API path.
 func (c *Client) Domain() string {

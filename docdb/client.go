@@ -9,15 +9,14 @@ package docdb
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/aind/aindfs/internal/httpsonly"
 	"github.com/aind/aindfs/internal/retry"
 )
 
@@ -85,33 +84,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		find:     u,
-		http:     cfg.HTTPClient,
+		http:     httpsOnly.Client(cfg.HTTPClient),
 		log:      cfg.Logger,
 		retry:    cfg.Retry.Or(DefaultRetry),
 		timeout:  cfg.Timeout,
 		maxPages: cfg.MaxPages,
 	}
-	// A copy, so the redirect rule below is ours alone.
-	hc := http.Client{}
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient
-	}
-	next := hc.CheckRedirect
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		// Answers decide which files are served: a redirect may not lead
-		// where the base URL itself could not be.
-		if err := checkScheme(req.URL); err != nil {
-			return fmt.Errorf("%w to %s: %w", errRedirect, req.URL.Redacted(), err)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	}
-	c.http = &hc
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -123,9 +101,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	return c, nil
 }
-
-// errRedirect is a redirect refused: asking again would be refused again.
-var errRedirect = errors.New("refused redirect")
 
 // findURL turns a base address into the find endpoint's URL. Plain http is
 // refused unless the host is this machine: answers decide which files are
@@ -148,7 +123,7 @@ func findURL(base string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("docdb URL %q: must not hold credentials (reads need none)", u.Redacted())
 	}
-	if err := checkScheme(u); err != nil {
+	if err := httpsOnly.Check(u); err != nil {
 		return nil, fmt.Errorf("docdb URL %q: %w", base, err)
 	}
 	u.RawQuery, u.Fragment, u.RawPath = "", "", ""
@@ -156,27 +131,11 @@ func findURL(base string) (*url.URL, error) {
 	return u, nil
 }
 
-// checkScheme accepts https, and plain http to this machine only (a test,
-// a local tunnel).
-func checkScheme(u *url.URL) error {
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme != "http":
-		return fmt.Errorf("scheme must be https, not %q", u.Scheme)
-	case !isLoopback(u.Hostname()):
-		return fmt.Errorf("plain http is only for a server on this machine (%s is not); use https", u.Hostname())
-	}
-	return nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// httpsOnly: answers decide which files are served, so neither the base URL
+// nor a redirect may lead to a server the network could stand in for.
+var httpsOnly = httpsonly.Rule{PlainHTTP: func(host string) string {
+	return fmt.Sprintf("plain http is only for a server on this machine (%s is not); use https", host)
+}}
 
 // URL returns the base address the client asks.
 func (c *Client) URL() string {

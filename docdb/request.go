@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aind/aindfs/internal/httpsonly"
 	"github.com/aind/aindfs/internal/retry"
 )
 
@@ -100,7 +101,7 @@ func (c *Client) attempt(ctx context.Context, target, ask string, n int, timeout
 			err = fmt.Errorf("no answer within %s: %w", timeout.Round(time.Millisecond), err)
 		}
 		c.log.DebugContext(ctx, "docdb request failed", "ask", ask, "attempt", n, "elapsed", time.Since(sent), "err", err.Error())
-		return nil, outcome{err: fail("%w", err), retry: retry.Transient(err) && !errors.Is(err, errRedirect)}
+		return nil, outcome{err: fail("%w", err), retry: retry.Transient(err) && !errors.Is(err, httpsonly.ErrRedirect)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
