@@ -175,10 +175,7 @@ func (r *Resolver) Assets(ctx context.Context, s Session) ([]Asset, error) {
 		// An attached asset is served from local disk but keeps its catalog
 		// identity. A name uploaded twice matches both uploads: the folder
 		// holds that session's data either way.
-		for _, l := range local {
-			if sess, _ := ParseSession(l.Name); sess != s {
-				continue
-			}
+		for _, l := range local.bySession[s] {
 			matched := false
 			for i := range out {
 				if out[i].Name == l.Name {
@@ -252,10 +249,8 @@ func (r *Resolver) AssetByID(ctx context.Context, id string) (Asset, error) {
 	}
 	a := catalogAsset(d)
 	if local, err := r.localAssets(ctx); err == nil {
-		for _, l := range local {
-			if l.Name == a.Name {
-				a.Local = l.Local
-			}
+		if u, ok := local.byName[a.Name]; ok {
+			a.Local = u
 		}
 	}
 	return a, nil
@@ -263,38 +258,56 @@ func (r *Resolver) AssetByID(ctx context.Context, id string) (Asset, error) {
 
 // LocalAssets returns the asset folders of the data folder.
 func (r *Resolver) LocalAssets(ctx context.Context) ([]Asset, error) {
-	return r.localAssets(ctx)
+	local, err := r.localAssets(ctx)
+	return local.assets, err
+}
+
+// localFolder is one listing of the data folder, indexed once so that
+// finding a session's folders among thousands does not parse every name
+// again for each session.
+type localFolder struct {
+	assets    []Asset // in listing order
+	bySession map[Session][]Asset
+	byName    map[string]store.URI
 }
 
 // localAssets lists the data folder: each child folder whose name holds a
-// session is one asset.
-func (r *Resolver) localAssets(ctx context.Context) ([]Asset, error) {
+// session is one asset. Without a data folder the answer is empty, never nil.
+func (r *Resolver) localAssets(ctx context.Context) (*localFolder, error) {
 	if r.dataDir == "" {
-		return nil, nil
+		return &localFolder{}, nil
 	}
-	return r.local.get(ctx, struct{}{}, func(ctx context.Context) ([]Asset, error) {
+	local, err := r.local.get(ctx, struct{}{}, func(ctx context.Context) (*localFolder, error) {
 		dir := store.Local(r.dataDir)
 		entries, err := r.objects.List(ctx, dir)
 		if errors.Is(err, store.ErrNotExist) {
 			r.log.Warn("data folder does not exist", "dir", r.dataDir)
-			return nil, nil
+			return &localFolder{}, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list data folder %s: %w", r.dataDir, err)
 		}
-		var out []Asset
+		out := &localFolder{bySession: map[Session][]Asset{}, byName: map[string]store.URI{}}
 		for _, e := range entries {
 			if !e.Dir {
 				continue
 			}
-			if _, err := ParseSession(e.Name); err != nil {
+			s, err := ParseSession(e.Name)
+			if err != nil {
 				r.log.Debug("local folder is not an asset of a session", "folder", e.Name, "reason", err)
 				continue
 			}
-			out = append(out, Asset{Name: e.Name, Created: localCreated(e), Type: localType(e.Name), Local: dir.Join(e.Name)})
+			a := Asset{Name: e.Name, Created: localCreated(e), Type: localType(e.Name), Local: dir.Join(e.Name)}
+			out.assets = append(out.assets, a)
+			out.bySession[s] = append(out.bySession[s], a)
+			out.byName[a.Name] = a.Local
 		}
 		return out, nil
 	})
+	if err != nil {
+		return &localFolder{}, err
+	}
+	return local, nil
 }
 
 // localCreated dates a local asset by its name (a derived asset's suffix,

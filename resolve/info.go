@@ -154,8 +154,8 @@ func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range local {
-		if s, err := ParseSession(a.Name); err == nil && s.Subject() == subj {
+	for s := range local.bySession {
+		if s.Subject() == subj {
 			set[s] = true
 		}
 	}
@@ -199,10 +199,8 @@ func (r *Resolver) SubjectSessions(ctx context.Context, subj Subject) ([]Session
 func (r *Resolver) KnownSessions(ctx context.Context) []Session {
 	set := map[Session]bool{}
 	if local, err := r.localAssets(ctx); err == nil {
-		for _, a := range local {
-			if s, err := ParseSession(a.Name); err == nil {
-				set[s] = true
-			}
+		for s := range local.bySession {
+			set[s] = true
 		}
 	}
 	for _, s := range r.known.Keys() {

@@ -187,10 +187,8 @@ func (r *Resolver) linkedRawAsset(ctx context.Context, s Session, rec docdb.Reco
 		return Asset{}, false
 	}
 	if local, err := r.localAssets(ctx); err == nil {
-		for _, l := range local {
-			if l.Name == a.Name {
-				a.Local = l.Local
-			}
+		if u, ok := local.byName[a.Name]; ok {
+			a.Local = u
 		}
 	}
 	return a, true

@@ -107,7 +107,7 @@ type Resolver struct {
 
 	searches  *memo[string, []codeocean.DataAsset]
 	byID      *memo[string, codeocean.DataAsset]
-	local     *memo[struct{}, []Asset]
+	local     *memo[struct{}, *localFolder]
 	assets    *memo[Session, []Asset]
 	raws      *memo[Session, Asset]
 	probes    *memo[string, store.URI]
@@ -181,7 +181,7 @@ func New(cfg Config) *Resolver {
 
 		searches:  newMemo[string, []codeocean.DataAsset](answers),
 		byID:      newMemo[string, codeocean.DataAsset](answers),
-		local:     newMemo[struct{}, []Asset](answers),
+		local:     newMemo[struct{}, *localFolder](answers),
 		assets:    newMemo[Session, []Asset](answers),
 		raws:      newMemo[Session, Asset](answers),
 		probes:    newMemo[string, store.URI](answers),
