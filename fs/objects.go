@@ -165,10 +165,12 @@ func (d *objectDir) fetch(l *listing) {
 		}
 		d.mu.Unlock()
 	}
-	l.finish(err)
+	// Counted before it is seen to end, so that whoever saw it end finds
+	// the budget already holding it.
 	if err == nil {
 		d.t.listings.keep(d, l.len())
 	}
+	l.finish(err)
 }
 
 // arriving implements listedDir.

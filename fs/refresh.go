@@ -12,21 +12,16 @@ type forgetter interface{ forget() }
 
 var _ forgetter = (*objectDir)(nil)
 
-// forget drops a finished listing. A folder whose entries were given to it
-// (metadata/) keeps them: a change there makes a new folder.
+// forget drops the folder's listing, so that the next caller lists again;
+// callers already waiting on it still get its entries. A folder whose
+// entries were given to it (metadata/) keeps them: a change there makes a
+// new folder.
 func (d *objectDir) forget() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.current != nil && !d.fixed && d.current.finished() {
+	if d.current != nil && !d.fixed {
 		d.current = nil
 	}
-}
-
-// finished reports whether the listing has ended.
-func (l *listing) finished() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.done
 }
 
 // Refresh makes the mount look again at what may have changed for the
