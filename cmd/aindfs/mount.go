@@ -128,8 +128,8 @@ since shows up. aindfs stats shows what the mount has done.`,
 				return err
 			}
 			defer stopControl()
-			onSignal(ctx, syscall.SIGUSR2, g.stepLogLevel)
-			onSignal(ctx, syscall.SIGHUP, func() { g.refresh(sources.resolver, m, "") })
+			defer onSignal(ctx, g.log, syscall.SIGUSR2, g.stepLogLevel)()
+			defer onSignal(ctx, g.log, syscall.SIGHUP, func() { g.refresh(sources.resolver, m, "") })()
 			g.serving(m.Dir)
 			return serveUntilDone(ctx, stop, g.log, m.Dir, m)
 		},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -45,10 +46,14 @@ func (stuckMount) Unmount() error {
 }
 
 // helperSignals serves a stuckMount as `aindfs mount` does, catching
-// SIGINT and SIGTERM.
+// SIGINT and SIGTERM, and SIGHUP and SIGUSR2 (printing what they would do,
+// and logging to stdout once they are ignored).
 func helperSignals() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	log := logtest.Logger(os.Stdout)
+	defer onSignal(ctx, log, syscall.SIGHUP, func() { fmt.Println("refresh") })()
+	defer onSignal(ctx, log, syscall.SIGUSR2, func() { fmt.Println("log level") })()
 	fmt.Println("serving")
 	if err := serveUntilDone(ctx, stop, logtest.Logger(io.Discard), "/mnt", stuckMount{}); err != nil {
 		fmt.Println(err)
@@ -57,7 +62,8 @@ func helperSignals() int {
 }
 
 // TestSecondSignalEndsStuckUnmount: the first Ctrl-C starts the unmount; when
-// that hangs, a second Ctrl-C ends the process at once.
+// that hangs, SIGHUP and SIGUSR2 are logged and ignored, and a second Ctrl-C
+// ends the process at once.
 func TestSecondSignalEndsStuckUnmount(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperSignalsVar+"=1")
@@ -69,6 +75,10 @@ func TestSecondSignalEndsStuckUnmount(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A helper that neither prints nor dies would leave a read waiting
+	// forever: after a minute it is killed, and the read fails.
+	watchdog := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer watchdog.Stop()
 	done := make(chan error, 1)
 	lines := bufio.NewScanner(out)
 	expect := func(want string) {
@@ -79,8 +89,18 @@ func TestSecondSignalEndsStuckUnmount(t *testing.T) {
 		}
 	}
 	expect("serving")
+	cmd.Process.Signal(syscall.SIGHUP)
+	expect("refresh")
 	cmd.Process.Signal(os.Interrupt)
 	expect("unmounting")
+	// SIGHUP and SIGUSR2 during the unmount neither act nor kill.
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR2} {
+		cmd.Process.Signal(sig)
+		if !lines.Scan() || !strings.Contains(lines.Text(), "signal ignored while unmounting") || !strings.Contains(lines.Text(), sig.String()) {
+			cmd.Process.Kill()
+			t.Fatalf("after %v during the unmount the helper printed %q (%v), want the signal logged as ignored", sig, lines.Text(), lines.Err())
+		}
+	}
 	go func() { done <- cmd.Wait() }()
 	cmd.Process.Signal(os.Interrupt)
 	select {
