@@ -52,6 +52,9 @@ var ErrClosed = errors.New("store: closed")
 
 // Defaults of Options.
 const (
+	// DefaultCacheBytes is the memory block cache's budget: room for the
+	// blocks of several big files read at the same time, while staying a
+	// small part of the memory a capsule has.
 	DefaultCacheBytes = 1 << 30
 	// DefaultBlockSize is the unit of caching. A random 256 KiB read (the
 	// HDF5 chunk pattern) touches at most three 128 KiB blocks, so it
