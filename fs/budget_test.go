@@ -11,12 +11,12 @@ import (
 	"github.com/aind/aindfs/internal/sample"
 )
 
-// TestListingBudget: kept listings stay within the budget of entries, the
-// least recently used folder forgotten first (it lists again when next
-// asked), and the folder used last is kept even when it alone is over.
-func TestListingBudget(t *testing.T) {
+// budgetTree is a tree over one session whose raw asset holds, for each
+// folder in sizes, that many one-byte files, with a listing budget of
+// entries; its objects count the listings asked of them.
+func budgetTree(t *testing.T, sizes map[string]int, entries int) (*Tree, *localObjects) {
+	t.Helper()
 	data := t.TempDir()
-	sizes := map[string]int{"a": 3, "b": 3, "c": 9}
 	for sub, n := range sizes {
 		dir := filepath.Join(data, sample.SessionID, sub)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -31,7 +31,15 @@ func TestListingBudget(t *testing.T) {
 	r := newFakeResolver()
 	r.setRaw(r.addAsset(t, data, sample.SessionID, sample.SessionAssetID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
 	objects := &localObjects{}
-	tree := New(Config{Resolver: r, Objects: objects, ListingEntries: 8})
+	return New(Config{Resolver: r, Objects: objects, ListingEntries: entries}), objects
+}
+
+// TestListingBudget: kept listings stay within the budget of entries, the
+// least recently used folder forgotten first (it lists again when next
+// asked), and the folder used last is kept even when it alone is over.
+func TestListingBudget(t *testing.T) {
+	sizes := map[string]int{"a": 3, "b": 3, "c": 9}
+	tree, objects := budgetTree(t, sizes, 8)
 	ctx := context.Background()
 	// Folders are held, as the mount's inodes hold them.
 	raw, err := tree.Walk(ctx, "sessions/"+sample.SessionID+"/raw", true)
@@ -85,22 +93,7 @@ func TestListingBudget(t *testing.T) {
 // listing with it, until the budget forgets that listing or a refresh of
 // its session does; then it lists again.
 func TestKeptTopFolders(t *testing.T) {
-	data := t.TempDir()
-	for sub, n := range map[string]int{"a": 3, "b": 6} {
-		dir := filepath.Join(data, sample.SessionID, sub)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i := range n {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte("x"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	r := newFakeResolver()
-	r.setRaw(r.addAsset(t, data, sample.SessionID, sample.SessionAssetID, time.Date(2023, 12, 13, 20, 0, 0, 0, time.UTC)))
-	objects := &localObjects{}
-	tree := New(Config{Resolver: r, Objects: objects, ListingEntries: 7})
+	tree, objects := budgetTree(t, map[string]int{"a": 3, "b": 6}, 7)
 	ctx := context.Background()
 	raw := "sessions/" + sample.SessionID + "/raw"
 	for _, step := range []struct {
