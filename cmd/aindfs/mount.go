@@ -55,7 +55,9 @@ its own process; it fails instead, with the reason, if the mount could not
 be made. SIGUSR2 steps the log level: debug, info, warn, error, debug, ...
 SIGHUP, or aindfs refresh, forgets what was learnt of sessions (answers,
 listings; not file contents, which never change), so that an asset made
-since shows up. aindfs stats shows what the mount has done.`,
+since shows up. SIGINT or SIGTERM unmounts (a second one ends the process at
+once); while it unmounts, SIGHUP and SIGUSR2 are logged and ignored. aindfs
+stats shows what the mount has done.`,
 		Example: `  aindfs mount ~/sessions
   aindfs mount --data /data --cache-size 4GiB /root/capsule/sessions
   aindfs mount --data testdata/data --offline ./mnt
