@@ -38,12 +38,7 @@ const (
 // It reports ratios (the Store's throughput over the best direct one) as
 // metrics, and a table in the log.
 func BenchmarkStore(b *testing.B) {
-	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
-	data := make([]byte, benchSize)
-	rand.NewChaCha8([32]byte{1}).Read(data)
-	etag := srv.PutObject("bench", "big.bin", data)
-	obj := store.S3("bench", "big.bin")
-	info := store.ObjectInfo{Name: "big.bin", Size: benchSize, ETag: etag}
+	srv, data, obj, info := benchObject(b, 1)
 	client := srv.Client(b)
 	ctx := context.Background()
 	// The framework keeps only the first lines of a benchmark's log; the
@@ -199,7 +194,7 @@ func BenchmarkStore(b *testing.B) {
 		// limited (block buffers live outside it) as a mount would set.
 		const rssCache = 256 << 20
 		for _, env := range []string{"GOMEMLIMIT=off", "GOMEMLIMIT=32MiB"} {
-			m, err := peakRSS(rssJob{URL: srv.URL, Bucket: "bench", Key: "big.bin", ETag: etag,
+			m, err := peakRSS(rssJob{URL: srv.URL, Bucket: "bench", Key: "big.bin", ETag: info.ETag,
 				Size: benchSize, Cache: rssCache, Readers: 16}, env)
 			if err != nil {
 				b.Fatal(err)
@@ -209,6 +204,15 @@ func BenchmarkStore(b *testing.B) {
 			b.ReportMetric(float64(m.RSS-rssCache)/(1<<20), "rss-over-cache-MiB("+env+")")
 		}
 	}
+}
+
+// benchObject starts a local S3 of the shape above holding the benchmark
+// object, bench/big.bin: benchSize random bytes, reproducible from seed.
+func benchObject(b *testing.B, seed byte) (*s3test.Server, []byte, store.URI, store.ObjectInfo) {
+	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
+	data := randomBytes(benchSize, seed)
+	etag := srv.PutObject("bench", "big.bin", data)
+	return srv, data, store.S3("bench", "big.bin"), store.ObjectInfo{Name: "big.bin", Size: benchSize, ETag: etag}
 }
 
 // sequentialRead reads r from start to end in 1 MiB reads, inflight of

@@ -3,12 +3,10 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/aind/aindfs/store"
-	"github.com/aind/aindfs/store/s3test"
 )
 
 // BenchmarkDiskCache measures the disk tier against its targets, as ratios
@@ -28,12 +26,7 @@ import (
 // The re-read comes from files just written, so mostly from the kernel's
 // page cache: on a machine where they were evicted it is bound by the disk.
 func BenchmarkDiskCache(b *testing.B) {
-	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
-	data := make([]byte, benchSize)
-	rand.NewChaCha8([32]byte{2}).Read(data)
-	etag := srv.PutObject("bench", "big.bin", data)
-	obj := store.S3("bench", "big.bin")
-	info := store.ObjectInfo{Name: "big.bin", Size: benchSize, ETag: etag}
+	srv, data, obj, info := benchObject(b, 2)
 	client := srv.Client(b)
 	ctx := context.Background()
 	report := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
