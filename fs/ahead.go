@@ -38,6 +38,10 @@ type aheadBudget struct {
 	total    int64 // bytes being fetched ahead in all folders at once
 	inflight atomic.Int64
 	started  atomic.Int64 // files fetched ahead so far
+	// life ends the fetches under way, and stops new ones, when the mount
+	// that serves the tree unmounts (end).
+	life context.Context
+	end  context.CancelFunc
 }
 
 // newAheadBudget returns the budget of a window of bytes per folder
@@ -46,7 +50,8 @@ func newAheadBudget(window int64) *aheadBudget {
 	if window == 0 {
 		window = DefaultFolderAhead
 	}
-	return &aheadBudget{window: window, total: 4 * max(window, 0)}
+	life, end := context.WithCancel(context.Background())
+	return &aheadBudget{window: window, total: 4 * max(window, 0), life: life, end: end}
 }
 
 // FolderAheadFor returns the folder readahead for a block cache of
@@ -84,7 +89,7 @@ type folderAhead struct {
 // order.
 func (d *objectDir) opened(f *objectFile) {
 	budget := d.t.ahead
-	if budget.window <= 0 || f.dir.loc.Scheme != "s3" {
+	if budget.window <= 0 || f.dir.loc.Scheme != "s3" || budget.life.Err() != nil {
 		return // local files are read by the kernel at disk speed
 	}
 	d.mu.Lock()
@@ -171,7 +176,7 @@ func (d *objectDir) fetchAhead(a *folderAhead, f *objectFile) {
 	}()
 	r := d.t.objects.Open(f.dir.loc.Join(f.info.Name), f.info)
 	defer r.Close()
-	ctx := context.Background()
+	ctx := d.t.ahead.life
 	buf := make([]byte, min(f.info.Size, aheadPiece))
 	for off := int64(0); off < f.info.Size; off += int64(len(buf)) {
 		var err error

@@ -95,3 +95,41 @@ func TestMountFetchesFolderAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmountEndsFetchesAhead: files being fetched ahead when the mount
+// goes away are given up at once, not retried until S3's retry budget
+// runs out: the GET of a file whose server never answers is sent once.
+func TestUnmountEndsFetchesAhead(t *testing.T) {
+	const size = 256 << 10
+	data := map[int][]byte{}
+	rig := online{tree: Config{FolderAhead: 1 << 20}, prepare: func(srv *s3test.Server) {
+		for i := range 6 {
+			data[i], _ = bigFile(srv, "chunks/"+strconv.Itoa(i), size)
+		}
+	}}.start(t)
+	srv := rig.srv
+	silent := sample.SessionID + "/chunks/2"
+	srv.Inject(s3test.Fault{Kind: s3test.Silent, Op: "GetObject", Key: silent, Times: -1})
+	folder := filepath.Join(rig.m.Dir, "sessions", sample.SessionID, "raw", "chunks")
+	for i := range 2 { // two in order: the next ones are fetched ahead
+		got, err := os.ReadFile(filepath.Join(folder, strconv.Itoa(i)))
+		if err != nil || !bytes.Equal(got, data[i]) {
+			t.Fatalf("chunks/%d: %d bytes (%v) that differ from the %d stored", i, len(got), err, len(data[i]))
+		}
+	}
+	tree := rig.m.tree
+	waitFor(t, "chunks/2 to be fetched ahead", func() bool { return tree.ahead.inflight.Load() > 0 && srv.Active() > 0 })
+	if err := rig.m.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the fetches ahead to end", func() bool { return tree.ahead.inflight.Load() == 0 })
+	gets := 0
+	for _, q := range srv.Requests() {
+		if q.Op == "GetObject" && q.Key == silent {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("%d GETs of %s, want 1: the fetch ahead went on after the unmount", gets, silent)
+	}
+}

@@ -209,6 +209,7 @@ func (m *Mount) Unmount() error {
 
 func (m *Mount) unmount() error {
 	m.stop()
+	m.tree.ahead.end() // no file is fetched ahead for a mount that is gone
 	ctx, cancel := context.WithTimeout(context.Background(), unmountWait)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
