@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -49,11 +48,14 @@ const (
 //
 //	go test ./fs -run '^$' -bench Mount -benchtime 1x
 //
-// It prints a table and reports the ratios as metrics.
+// It prints a table and reports the ratios as metrics. The peers that
+// AINDFS_BENCH_PEERS names (see BenchmarkClients) are measured in the cold
+// cp leg.
 func BenchmarkMount(b *testing.B) {
 	sample.RequireFUSE(b)
 	bin := buildBinary(b)
 	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
+	peers := benchPeers(b, srv.URL)
 	seqData, rndData := randomBytes(benchSize, 1), randomBytes(benchSize, 2)
 	prefix := benchSession + "/ecephys/"
 	srv.PutObject(benchBucket, prefix+"sequential.bin", seqData)
@@ -236,10 +238,14 @@ func BenchmarkMount(b *testing.B) {
 		m.stop(b)
 
 		// cp of the file, cold in fresh mounts: with the page cache (the
-		// default) and with the --direct-io opt-in; and the opt-in read in
-		// 1 MiB pieces, as the cold leg above.
-		cpCold := benchSize / coldCommand(b, bin, srv.URL, "cp", nil).Seconds()
-		cpDirect := benchSize / coldCommand(b, bin, srv.URL, "cp", []string{"--direct-io", "16MiB"}).Seconds()
+		// default) and with the --direct-io opt-in, then through the peers;
+		// and the opt-in read in 1 MiB pieces, as the cold leg above.
+		cpCold := coldCopy(b, srv, aindfsFS(bin, srv.URL), seqData)
+		cpDirect := coldCopy(b, srv, aindfsFS(bin, srv.URL, "--direct-io", "16MiB"), seqData)
+		var cpPeers []copyResult
+		for _, p := range peers {
+			cpPeers = append(cpPeers, coldCopy(b, srv, p, seqData))
+		}
 		m = startMount(b, bin, srv.URL, benchCache, "--direct-io", "16MiB")
 		seqPath = filepath.Join(m.dir, "sessions", benchSession, "raw", "ecephys", "sequential.bin")
 		if _, err := os.Stat(seqPath); err != nil {
@@ -247,12 +253,17 @@ func BenchmarkMount(b *testing.B) {
 		}
 		coldDirect := readSequential(b, seqPath, seqData)
 		m.stop(b)
-		report("cp to /dev/null, cold, fresh mount: %6.0f MB/s = %.2f x best direct; with --direct-io 16MiB %6.0f MB/s = %.2f x",
-			cpCold/1e6, cpCold/best, cpDirect/1e6, cpDirect/best)
+		for _, c := range append([]copyResult{cpCold, cpDirect}, cpPeers...) {
+			report("cp to /dev/null, cold, fresh mount, %-26s %6.0f MB/s = %.2f x best direct; %4d GETs (%d at a time, mostly %d MiB), %.2f x the bytes",
+				c.name+":", c.rate/1e6, c.rate/best, c.gets, c.conc, c.part>>20, float64(c.sent)/benchSize)
+		}
 		report("mount cold sequential read, fresh mount, --direct-io 16MiB: %6.0f MB/s = %.2f x best direct, %.2f x the default",
 			coldDirect/1e6, coldDirect/best, coldDirect/cold)
-		b.ReportMetric(cpCold/best, "cp/direct")
-		b.ReportMetric(cpDirect/best, "cp-direct-io/direct")
+		b.ReportMetric(cpCold.rate/best, "cp/direct")
+		b.ReportMetric(cpDirect.rate/best, "cp-direct-io/direct")
+		for _, c := range cpPeers {
+			b.ReportMetric(c.rate/best, "cp-"+c.name+"/direct")
+		}
 		b.ReportMetric(coldDirect/best, "cold-direct-io/direct")
 
 		// Memory: 16 readers at once, each reading its own 64 MiB of the
@@ -282,29 +293,47 @@ func BenchmarkMount(b *testing.B) {
 		}
 		wg.Wait()
 		rate := benchSize / time.Since(start).Seconds()
-		rss := m.peakRSS(b)
+		peak := rss(b, m.cmd.Process.Pid, "VmHWM")
 		report("%d concurrent readers, %d MiB cache: %6.0f MB/s, mount's peak RSS %d MiB (cache + %d MiB)",
-			benchReaders, benchRSSCache>>20, rate/1e6, rss>>20, (rss-benchRSSCache)>>20)
-		b.ReportMetric(float64(rss-benchRSSCache)/(1<<20), "rss-over-cache-MiB")
+			benchReaders, benchRSSCache>>20, rate/1e6, peak>>20, (peak-benchRSSCache)>>20)
+		b.ReportMetric(float64(peak-benchRSSCache)/(1<<20), "rss-over-cache-MiB")
 		m.stop(b)
 	}
 }
 
-// coldCommand mounts afresh with flags, drops the kernel's caches and
-// times `name sequential.bin /dev/null` there (name is cp or the like).
-func coldCommand(b *testing.B, bin, url, name string, flags []string) time.Duration {
-	m := startMount(b, bin, url, benchCache, flags...)
+// copyResult is a cold cp of the file through one filesystem.
+type copyResult struct {
+	name       string
+	rate       float64 // bytes per second
+	gets       int     // GETs the S3 server answered meanwhile
+	sent       int64   // and their bytes
+	conc, part int     // GETs usually in flight, and their usual size (s3test.WatchActive)
+}
+
+// coldCopy mounts fsys afresh, drops the kernel's caches and times
+// `cp sequential.bin /dev/null` there, then checks every byte, untimed.
+func coldCopy(b *testing.B, srv *s3test.Server, fsys benchFS, want []byte) copyResult {
+	m, ecephys := fsys.mount(b)
 	defer m.stop(b)
-	path := filepath.Join(m.dir, "sessions", benchSession, "raw", "ecephys", "sequential.bin")
+	path := filepath.Join(ecephys, "sequential.bin")
 	if _, err := os.Stat(path); err != nil {
 		b.Fatal(err)
 	}
 	dropCaches(b)
+	gets := getCounter(srv)
+	watch := srv.WatchActive()
 	start := time.Now()
-	if out, err := exec.Command(name, path, "/dev/null").CombinedOutput(); err != nil {
-		b.Fatalf("%s %s: %v\n%s", name, path, err, out)
+	if out, err := exec.Command("cp", path, "/dev/null").CombinedOutput(); err != nil {
+		b.Fatalf("cp %s: %v\n%s", path, err, out)
 	}
-	return time.Since(start)
+	c := copyResult{name: fsys.name, rate: float64(len(want)) / time.Since(start).Seconds()}
+	c.conc, c.part = watch()
+	c.gets, c.sent = gets()
+	if c.gets == 0 {
+		b.Fatalf("cp through %s sent no GET to the S3 server", fsys.name)
+	}
+	verifyFile(b, path, want)
+	return c
 }
 
 // buildBinary builds cmd/aindfs for the benchmark.
@@ -318,81 +347,90 @@ func buildBinary(b *testing.B) string {
 	return bin
 }
 
-// mountProcess is `aindfs mount` running in a process of its own.
+// mountProcess is a FUSE filesystem served by a process of its own:
+// `aindfs mount`, or a peer it is compared with (s3fs, rclone mount).
 type mountProcess struct {
+	name string // for messages
 	cmd  *exec.Cmd
 	dir  string
 	done chan error
+	out  *bytes.Buffer // what the process printed, shown when it fails; read only once it has exited
+	// byUnmount stops the process by unmounting its folder, as s3fs's and
+	// rclone's manuals say (rclone ends with status 143 on SIGTERM);
+	// aindfs is sent SIGTERM, its own documented way.
+	byUnmount bool
 }
 
 // startMount mounts with the S3-only sources of the S3 server at url,
 // with the mount flags given after the cache size.
 func startMount(b *testing.B, bin, url, cache string, flags ...string) *mountProcess {
 	b.Helper()
-	home := b.TempDir()
-	m := &mountProcess{dir: b.TempDir(), done: make(chan error, 1)}
+	home, dir := b.TempDir(), b.TempDir()
 	args := append([]string{"--log-level", "warn", "mount", "--data", "", "--cache-size", cache}, flags...)
-	m.cmd = exec.Command(bin, append(args, m.dir)...)
-	m.cmd.Dir = home // no .env of ours on the way
-	m.cmd.Env = []string{
+	cmd := exec.Command(bin, append(args, dir)...)
+	cmd.Dir = home // no .env of ours on the way
+	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
 		"AWS_ENDPOINT_URL_S3=" + url, "AWS_REGION=us-west-2",
 		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret", "AWS_EC2_METADATA_DISABLED=true",
 		"AINDFS_BUCKETS=" + benchBucket, "AINDFS_DOCDB_URL=off", // no network beyond the S3 server
 	}
-	m.cmd.Stdout, m.cmd.Stderr = os.Stderr, os.Stderr
-	if err := m.cmd.Start(); err != nil {
-		b.Fatal(err)
+	return startProcess(b, "aindfs mount", cmd, dir, filepath.Join(dir, "sessions"), false)
+}
+
+// startProcess starts cmd, which mounts a filesystem at dir, and waits
+// until ready, a path in the mount, is there.
+func startProcess(b *testing.B, name string, cmd *exec.Cmd, dir, ready string, byUnmount bool) *mountProcess {
+	b.Helper()
+	m := &mountProcess{name: name, cmd: cmd, dir: dir, done: make(chan error, 1), out: new(bytes.Buffer), byUnmount: byUnmount}
+	cmd.Stdout, cmd.Stderr = m.out, m.out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("%s: %v", name, err)
 	}
-	go func() { m.done <- m.cmd.Wait() }()
+	go func() { m.done <- cmd.Wait() }()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(m.dir, "sessions")); err == nil {
+		if _, err := os.Stat(ready); err == nil {
 			return m
 		}
 		select {
 		case err := <-m.done:
-			b.Fatalf("aindfs mount exited before serving: %v", err)
+			b.Fatalf("%s exited before serving: %v\n%s", name, err, m.out)
 		default:
 		}
 		if time.Now().After(deadline) {
-			m.cmd.Process.Kill()
-			b.Fatal("aindfs mount did not serve within 30 s")
+			m.kill()
+			b.Fatalf("%s did not serve %s within 30 s\n%s", name, ready, m.out)
 		}
 	}
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop tells the process to stop (see byUnmount) and waits for a clean
+// exit.
 func (m *mountProcess) stop(b *testing.B) {
 	b.Helper()
-	m.cmd.Process.Signal(syscall.SIGTERM)
+	if m.byUnmount {
+		if out, err := exec.Command("fusermount3", "-u", m.dir).CombinedOutput(); err != nil {
+			b.Errorf("fusermount3 -u %s: %v\n%s", m.dir, err, out)
+		}
+	} else {
+		m.cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case err := <-m.done:
 		if err != nil {
-			b.Errorf("aindfs mount: %v", err)
+			b.Errorf("%s: %v\n%s", m.name, err, m.out)
 		}
 	case <-time.After(10 * time.Second):
-		m.cmd.Process.Kill()
-		<-m.done
-		lazyUnmount(context.Background(), m.dir)
-		b.Errorf("aindfs mount still running 10 s after SIGTERM")
+		m.kill()
+		b.Errorf("%s still running 10 s after it was told to stop\n%s", m.name, m.out)
 	}
 }
 
-// peakRSS is the mount process's peak resident set so far.
-func (m *mountProcess) peakRSS(b *testing.B) int64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in /proc/pid/status")
-	return 0
+// kill ends the process and detaches its mount.
+func (m *mountProcess) kill() {
+	m.cmd.Process.Kill()
+	<-m.done
+	lazyUnmount(context.Background(), m.dir)
 }
 
 func randomBytes(n int, seed byte) []byte {

@@ -53,10 +53,21 @@ var clientsWorkloads = []string{
 //
 // AINDFS_BENCH_FLAGS adds mounts to compare in the same run: sets of
 // mount flags separated by ";", such as "--direct-io 16MiB".
+// AINDFS_BENCH_PEERS adds other FUSE filesystems over S3, mounted and read
+// the same way: "s3fs,rclone" (make bench's default) or either one. Each
+// leg's GETs are counted, and what it read is compared with the download.
 func BenchmarkClients(b *testing.B) {
 	sample.RequireFUSE(b)
 	requireClients(b)
 	bin := buildBinary(b)
+	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
+	legs := []benchFS{aindfsFS(bin, srv.URL)}
+	for _, set := range strings.Split(os.Getenv("AINDFS_BENCH_FLAGS"), ";") {
+		if f := strings.Fields(set); len(f) > 0 {
+			legs = append(legs, aindfsFS(bin, srv.URL, f...))
+		}
+	}
+	legs = append(legs, benchPeers(b, srv.URL)...)
 	data := b.TempDir()
 	if out, err := exec.Command(clientsPython, clientsScript, "generate", "--seed", clientsSeed, "--out", data).CombinedOutput(); err != nil {
 		b.Fatalf("generate: %v\n%s", err, out)
@@ -66,7 +77,6 @@ func BenchmarkClients(b *testing.B) {
 		b.Fatalf("clients.py list: %v %s", err, out)
 	}
 
-	srv := s3test.NewServer(b, s3test.Options{Latency: benchLatency, BytesPerSecond: benchBandwidth})
 	prefix := benchSession + "/ecephys/clients/"
 	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -83,22 +93,21 @@ func BenchmarkClients(b *testing.B) {
 		b.Fatal(err)
 	}
 	client := srv.Client(b)
-	mounts := [][]string{nil}
-	for _, set := range strings.Split(os.Getenv("AINDFS_BENCH_FLAGS"), ";") {
-		if f := strings.Fields(set); len(f) > 0 {
-			mounts = append(mounts, f)
-		}
-	}
 
 	for range b.N {
 		fmt.Printf("%-15s %9s", "workload", "download")
-		for _, flags := range mounts {
-			fmt.Printf(" | %-26s", mountName(flags))
+		for _, leg := range legs {
+			fmt.Printf(" | %-34s", leg.name)
 		}
 		fmt.Println()
 		for _, w := range clientsWorkloads {
 			var local []float64
-			cold := make([][]float64, len(mounts))
+			type coldRun struct {
+				seconds float64
+				gets    int
+				bytes   int64
+			}
+			cold := make([][]coldRun, len(legs))
 			var digest string
 			for range clientsRuns {
 				dir := b.TempDir()
@@ -113,40 +122,39 @@ func BenchmarkClients(b *testing.B) {
 				digest = res.Digest
 				os.RemoveAll(dir)
 
-				for i, flags := range mounts {
-					m := startMount(b, bin, srv.URL, benchCache, flags...)
-					at := filepath.Join(m.dir, "sessions", benchSession, "raw", "ecephys", "clients")
+				for i, leg := range legs {
+					m, ecephys := leg.mount(b)
+					at := filepath.Join(ecephys, "clients")
 					if _, err := os.Stat(filepath.Join(at, needs[w][0])); err != nil { // resolve the session, untimed
 						m.stop(b)
 						b.Fatal(err)
 					}
 					dropCaches(b)
-					srv.WaitIdle()
+					gets := getCounter(srv)
 					res := runClient(b, w, at)
+					n, sent := gets()
 					m.stop(b)
 					if res.Digest != digest {
-						b.Fatalf("%s through %s read %s, the download %s", w, mountName(flags), res.Digest, digest)
+						b.Fatalf("%s through %s read %s, the download %s", w, leg.name, res.Digest, digest)
 					}
-					cold[i] = append(cold[i], res.Seconds)
+					if n == 0 {
+						b.Fatalf("%s through %s sent no GET to the S3 server", w, leg.name)
+					}
+					cold[i] = append(cold[i], coldRun{res.Seconds, n, sent})
 				}
 			}
 			base := median(local)
 			fmt.Printf("%-15s %8.2fs", w, base)
-			for i, flags := range mounts {
-				t := median(cold[i])
-				fmt.Printf(" | %7.2fs = %5.2f x download", t, t/base)
-				b.ReportMetric(t/base, w+"/download"+strings.Join(flags, ""))
+			for i, leg := range legs {
+				// The median run by time, with its GETs.
+				runs := slices.SortedFunc(slices.Values(cold[i]), func(x, y coldRun) int { return cmp.Compare(x.seconds, y.seconds) })
+				r := runs[len(runs)/2]
+				fmt.Printf(" | %6.2fs = %5.2f x, %4d GETs %4.0f MB", r.seconds, r.seconds/base, r.gets, float64(r.bytes)/1e6)
+				b.ReportMetric(r.seconds/base, w+"/download"+leg.metric)
 			}
 			fmt.Println()
 		}
 	}
-}
-
-func mountName(flags []string) string {
-	if len(flags) == 0 {
-		return "aindfs (default)"
-	}
-	return "aindfs " + strings.Join(flags, " ")
 }
 
 // requireClients fails the benchmark when Debian's Python lacks the

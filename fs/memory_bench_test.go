@@ -81,22 +81,8 @@ func BenchmarkListingMemory(b *testing.B) {
 		if v := os.Getenv("GOMEMLIMIT"); v != "" { // to compare with another limit
 			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+v)
 		}
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		m := &mountProcess{cmd: cmd, dir: mnt, done: make(chan error, 1)}
-		go func() { m.done <- cmd.Wait() }()
 		raw := filepath.Join(mnt, "sessions", big, "raw")
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(raw); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				b.Fatal("aindfs mount did not serve within 30 s")
-			}
-		}
+		m := startProcess(b, "aindfs mount", cmd, mnt, raw, false)
 		pid := cmd.Process.Pid
 		timed := func(what string, run func() int) float64 {
 			cpu0, t0 := cpuSeconds(b, pid), time.Now()
