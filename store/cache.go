@@ -245,6 +245,19 @@ func (c *BlockCache) getLocked(k blockKey) *block {
 	return b
 }
 
+// peek returns the cached block for k with a reference for the caller,
+// leaving its place in the LRU as it is, or nil.
+func (c *BlockCache) peek(k blockKey) *block {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.lru.Peek(k)
+	if !ok {
+		return nil
+	}
+	b.refs.Add(1)
+	return b
+}
+
 // addLocked caches b under k, evicting the least recently used blocks
 // beyond the budget. The cache takes over the caller's reference.
 func (c *BlockCache) addLocked(k blockKey, b *block) {

@@ -208,9 +208,7 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		n := int64(len(blk.data))
 		s.inflight.Add(-n)
 		if fromS3 && s.disk != nil {
-			key, name := diskKey(p.key, info.Size, c.blockSize)
-			blk.refs.Add(1) // the disk writer's, until it is written
-			s.disk.put(key, name, blk.data, func() { c.release(blk) })
+			s.disk.put(p.key, info.Size, blk)
 		}
 		c.complete(p, blk)
 		if f.owner != nil {
@@ -226,7 +224,7 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 		}
 		j := len(f.blocks)
 		if s.disk != nil {
-			for j = i + 1; j < len(f.blocks) && !s.disk.has(s.diskName(f.blocks[j], info)); j++ {
+			for j = i + 1; j < len(f.blocks) && !s.disk.has(f.blocks[j].key, info.Size); j++ {
 			}
 		}
 		if k, err := s.get(f, f.blocks[i:j], obj, info, arrived); err != nil {
@@ -289,17 +287,11 @@ func (s *Store) fromDisk(p *pendingBlock, info ObjectInfo) *block {
 	}
 	c := s.cache
 	blk := c.newBlock(int(c.blockLen(p.key.index, info.Size)))
-	key, name := diskKey(p.key, info.Size, c.blockSize)
-	if !s.disk.get(key, name, blk.data) {
+	if !s.disk.get(p.key, info.Size, blk.data) {
 		c.release(blk)
 		return nil
 	}
 	return blk
-}
-
-func (s *Store) diskName(p *pendingBlock, info ObjectInfo) string {
-	_, name := diskKey(p.key, info.Size, s.cache.blockSize)
-	return name
 }
 
 // collect appends the blocks of slots to blocks, waiting for those on

@@ -101,8 +101,8 @@ type Options struct {
 	DiskDir   string
 	DiskBytes int64
 	// DiskWait makes reads wait for the disk when it falls behind, instead
-	// of leaving blocks off it: for prefetching, where keeping every block
-	// is the point.
+	// of leaving blocks to wait in the memory cache, which may let them go
+	// first: for prefetching, where keeping every block is the point.
 	DiskWait bool
 	Logger   *slog.Logger
 }
@@ -124,8 +124,8 @@ type Stats struct {
 	// cached blocks, blocks being filled and blocks being copied out.
 	BufferBytes, PeakBufferBytes int64
 	// The disk tier: blocks read from it, written to it, not written
-	// (the disk slower than the network, or failing), and found damaged
-	// and fetched again.
+	// (gone from memory before the disk got to them, no room, or the
+	// disk failing), and found damaged and fetched again.
 	DiskHits, DiskWrites, DiskSkipped, DiskDamaged int64
 }
 
@@ -174,6 +174,7 @@ func New(opts Options) *Store {
 			opts.Logger.Warn("cache folder unusable; going on with the memory cache only", "cause", err)
 		} else {
 			d.wait = opts.DiskWait
+			d.cache = s.cache
 			s.disk = d
 		}
 	}
@@ -187,15 +188,17 @@ func orDefault[T int | int64 | time.Duration](v *T, def T) {
 	}
 }
 
-// Close cancels all reads in flight and empties the cache.
+// Close cancels all reads in flight, writes the blocks waiting for the
+// disk (from memory, so before emptying it), and empties the cache.
 func (s *Store) Close() error {
 	s.closed.Store(true)
 	s.cancel()
-	s.cache.purge()
+	var err error
 	if s.disk != nil {
-		return s.disk.Close()
+		err = s.disk.Close()
 	}
-	return nil
+	s.cache.purge()
+	return err
 }
 
 // Stats returns the Store's counters.
