@@ -53,7 +53,7 @@ func (d *assetsDir) Attr() Attr {
 func (d *assetsDir) ReadDir(ctx context.Context) ([]Node, error) {
 	nodes := make([]Node, len(d.assets))
 	for i, a := range d.assets {
-		nodes[i] = &assetDir{t: d.t, path: join(d.path, a.Name), asset: a}
+		nodes[i] = d.t.assetNode(join(d.path, a.Name), a)
 	}
 	return nodes, nil
 }
@@ -65,7 +65,17 @@ func (d *assetsDir) Lookup(ctx context.Context, name string) (Node, error) {
 	if !ok {
 		return nil, notExist(d.path, name, nil)
 	}
-	return &assetDir{t: d.t, path: join(d.path, name), asset: d.assets[i]}, nil
+	return d.t.assetNode(join(d.path, name), d.assets[i]), nil
+}
+
+// assetNode is the folder of asset a shown at path; a link, to be followed
+// by the kernel in the reader's rights, when the asset's local folder is a
+// link out of the data folder.
+func (t *Tree) assetNode(path string, a resolve.Asset) Node {
+	if a.Link != "" {
+		return &link{path: path, target: a.Link, modTime: a.Created, valid: ValidImmutable}
+	}
+	return &assetDir{t: t, path: path, asset: a}
 }
 
 // assetDir is the files of one asset; where they live is asked only when
@@ -147,7 +157,7 @@ func (d *assetsByID) Lookup(ctx context.Context, name string) (Node, error) {
 		}
 		return nil, &PathError{Path: join(assetsName, name), Err: fmt.Errorf("finding asset %s: %w", name, err)}
 	}
-	return &assetDir{t: d.t, path: join(assetsName, name), asset: a}, nil
+	return d.t.assetNode(join(assetsName, name), a), nil
 }
 
 // isUUID reports whether s has the shape of a catalog ID:

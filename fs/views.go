@@ -41,7 +41,9 @@ type Folder struct {
 	// Links, when not nil, makes a folder of symbolic links (sorters/).
 	Links []Link
 	// Target, when set, makes the view a symbolic link instead of a
-	// folder, to this path relative to the session folder (clipped).
+	// folder, to this path relative to the session folder (clipped), or to
+	// the absolute target of an asset folder that links out of the data
+	// folder (Asset.Link).
 	Target string
 }
 
@@ -90,6 +92,9 @@ func checkViews(views []View) {
 // rawFolder is the raw asset's files, or, without a raw asset, the raw
 // folder found in a known bucket.
 func rawFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, bool, error) {
+	if a, err := r.RawAsset(ctx, s); err == nil && a.Link != "" {
+		return Folder{Target: a.Link, ModTime: a.Created}, true, nil
+	}
 	dir, err := r.RawDataDir(ctx, s)
 	if err != nil {
 		return Folder{}, false, err
@@ -133,6 +138,9 @@ func sortedFolder(ctx context.Context, r Resolver, s resolve.Session) (Folder, b
 	a, ok, err := r.SortedAsset(ctx, s)
 	if err != nil || !ok {
 		return Folder{}, false, err
+	}
+	if a.Link != "" {
+		return Folder{Target: a.Link, ModTime: a.Created}, true, nil
 	}
 	loc, err := r.Location(ctx, a)
 	if err != nil {

@@ -23,6 +23,10 @@ type Asset struct {
 	// Local is the asset's folder on local disk when it is attached there;
 	// zero otherwise.
 	Local store.URI
+	// Link is set when the asset's folder in the data folder is a link
+	// that leaves it: its target, which is shown but never followed, so
+	// that whoever follows it does so in their own rights.
+	Link string
 	// Catalog is the full catalog entry, when the asset came from Code Ocean.
 	Catalog *codeocean.DataAsset
 }
@@ -179,7 +183,7 @@ func (r *Resolver) Assets(ctx context.Context, s Session) ([]Asset, error) {
 			matched := false
 			for i := range out {
 				if out[i].Name == l.Name {
-					out[i].Local, matched = l.Local, true
+					out[i].Local, out[i].Link, matched = l.Local, l.Link, true
 				}
 			}
 			if !matched {
@@ -249,9 +253,7 @@ func (r *Resolver) AssetByID(ctx context.Context, id string) (Asset, error) {
 	}
 	a := catalogAsset(d)
 	if local, err := r.localAssets(ctx); err == nil {
-		if u, ok := local.byName[a.Name]; ok {
-			a.Local = u
-		}
+		local.attach(&a)
 	}
 	return a, nil
 }
@@ -268,11 +270,20 @@ func (r *Resolver) LocalAssets(ctx context.Context) ([]Asset, error) {
 type localFolder struct {
 	assets    []Asset // in listing order
 	bySession map[Session][]Asset
-	byName    map[string]store.URI
+	byName    map[string]Asset
+}
+
+// attach gives a the local folder of its name, when there is one.
+func (f *localFolder) attach(a *Asset) {
+	if l, ok := f.byName[a.Name]; ok {
+		a.Local, a.Link = l.Local, l.Link
+	}
 }
 
 // localAssets lists the data folder: each child folder whose name holds a
-// session is one asset. Without a data folder the answer is empty, never nil.
+// session is one asset, and so is a link of such a name that leaves the
+// data folder (Asset.Link). Without a data folder the answer is empty,
+// never nil.
 func (r *Resolver) localAssets(ctx context.Context) (*localFolder, error) {
 	if r.dataDir == "" {
 		return &localFolder{}, nil
@@ -287,9 +298,9 @@ func (r *Resolver) localAssets(ctx context.Context) (*localFolder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list data folder %s: %w", r.dataDir, err)
 		}
-		out := &localFolder{bySession: map[Session][]Asset{}, byName: map[string]store.URI{}}
+		out := &localFolder{bySession: map[Session][]Asset{}, byName: map[string]Asset{}}
 		for _, e := range entries {
-			if !e.Dir {
+			if !e.Dir && e.Link == "" {
 				continue
 			}
 			s, err := ParseSession(e.Name)
@@ -297,10 +308,10 @@ func (r *Resolver) localAssets(ctx context.Context) (*localFolder, error) {
 				r.log.Debug("local folder is not an asset of a session", "folder", e.Name, "reason", err)
 				continue
 			}
-			a := Asset{Name: e.Name, Created: localCreated(e), Type: localType(e.Name), Local: dir.Join(e.Name)}
+			a := Asset{Name: e.Name, Created: localCreated(e), Type: localType(e.Name), Local: dir.Join(e.Name), Link: e.Link}
 			out.assets = append(out.assets, a)
 			out.bySession[s] = append(out.bySession[s], a)
-			out.byName[a.Name] = a.Local
+			out.byName[a.Name] = a
 		}
 		return out, nil
 	})

@@ -185,8 +185,13 @@ func (r *Resolver) probe(ctx context.Context, key string) (store.URI, error) {
 
 // Location returns the folder holding a's files: the local copy when
 // attached, the catalog's source bucket, else the known buckets probed for
-// the asset's name, then its ID.
+// the asset's name, then its ID. An asset attached as a link out of the
+// data folder has none: its files are not aindfs's to read (ErrNotFound).
 func (r *Resolver) Location(ctx context.Context, a Asset) (store.URI, error) {
+	if a.Link != "" {
+		return store.URI{}, fmt.Errorf("asset %s: its folder %s links out of the data folder to %s, which is not followed: %w",
+			a.Name, a.Local, a.Link, ErrNotFound)
+	}
 	if !a.Local.IsZero() {
 		return a.Local, nil
 	}

@@ -187,9 +187,7 @@ func (r *Resolver) linkedRawAsset(ctx context.Context, s Session, rec docdb.Reco
 		return Asset{}, false
 	}
 	if local, err := r.localAssets(ctx); err == nil {
-		if u, ok := local.byName[a.Name]; ok {
-			a.Local = u
-		}
+		local.attach(&a)
 	}
 	return a, true
 }

@@ -62,6 +62,10 @@ const cudaMarker = "The CUDA error was:"
 // noOutput is the reason given for a sorted asset without an output file.
 const noOutput = "no output file"
 
+// notFollowed is the reason given for a sorted asset whose folder links out
+// of the data folder: aindfs reads nothing through such a link.
+const notFollowed = "folder links out of the data folder, not read"
+
 // maxOutputBytes bounds how much of an output file is read for markers.
 const maxOutputBytes = 64 << 20
 
@@ -250,6 +254,10 @@ func sortedKey(a Asset) string {
 func (r *Resolver) sortingVerdict(ctx context.Context, a Asset) (SortedAsset, error) {
 	return r.verdicts.get(ctx, sortedKey(a), func(ctx context.Context) (SortedAsset, error) {
 		v := SortedAsset{Asset: a}
+		if a.Link != "" {
+			v.Unknown, v.Reason = true, notFollowed
+			return v, nil
+		}
 		loc, err := r.Location(ctx, a)
 		if err != nil {
 			return v, err
@@ -275,7 +283,7 @@ func (r *Resolver) sortingVerdict(ctx context.Context, a Asset) (SortedAsset, er
 func (r *Resolver) sorting(ctx context.Context, a Asset) (SortedAsset, error) {
 	return r.sortings.get(ctx, sortedKey(a), func(ctx context.Context) (SortedAsset, error) {
 		v, err := r.sortingVerdict(ctx, a)
-		if err != nil {
+		if err != nil || a.Link != "" {
 			return v, err
 		}
 		loc, err := r.Location(ctx, a)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +16,8 @@ import (
 // permissions and links out of it, with and without --allow-other, and
 // reads it as root and as nobody: nobody reads through the mount only what
 // they could read directly. Links that leave the data folder are shown as
-// links, for the kernel to follow in the reader's rights; an asset folder
-// that is such a link is not served.
+// links, for the kernel to follow in the reader's rights, and so is an
+// asset folder that is such a link, wherever the tree shows it.
 func TestMountConfinesData(t *testing.T) {
 	sample.RequireFUSE(t)
 	if os.Geteuid() != 0 {
@@ -111,8 +111,20 @@ func TestMountConfinesData(t *testing.T) {
 		if got, err := os.ReadFile(filepath.Join(raw, "in")); string(got) != "bytes of public.txt" {
 			t.Errorf("a link inside the folder through the mount: %q, %v", got, err)
 		}
-		if _, err := os.ReadFile(filepath.Join(mnt, "sessions", otherID, "raw", "secret")); err == nil {
-			t.Errorf("an asset folder linked out of the data folder is served")
+		// An asset folder linked out: a link wherever the asset is shown,
+		// which the kernel follows to the files themselves, not to aindfs.
+		other := filepath.Join(mnt, "sessions", otherID)
+		for _, p := range []string{filepath.Join(other, "raw"), filepath.Join(other, "assets", otherID)} {
+			if got, err := os.Readlink(p); got != outside {
+				t.Errorf("readlink %s = %q, %v; want %q", p, got, err, outside)
+			}
+		}
+		if got, err := os.ReadFile(filepath.Join(other, "raw", "secret")); string(got) != "bytes of secret" {
+			t.Errorf("root reading through a linked asset folder: %q, %v", got, err)
+		}
+		var direct, through syscall.Stat_t
+		if err := errors.Join(syscall.Stat(filepath.Join(outside, "secret"), &direct), syscall.Stat(filepath.Join(other, "raw", "secret"), &through)); err != nil || through.Dev != direct.Dev || through.Ino != direct.Ino {
+			t.Errorf("a file through a linked asset folder is not the file itself (dev %d ino %d, want %d %d): %v", through.Dev, through.Ino, direct.Dev, direct.Ino, err)
 		}
 
 		// What nobody reads: with --allow-other, what they could read
@@ -126,6 +138,8 @@ func TestMountConfinesData(t *testing.T) {
 			{"private.txt", ""},
 			{"shadow", ""},
 			{"hidden/x.txt", ""},
+			{"../../" + otherID + "/raw/open.txt", "bytes of open.txt"},
+			{"../../" + otherID + "/raw/secret", ""},
 		} {
 			if !allowOther {
 				tt.want = ""
@@ -138,7 +152,7 @@ func TestMountConfinesData(t *testing.T) {
 				t.Errorf("allow-other %v: nobody reading %s through the mount: %q, %v; want %q", allowOther, tt.name, got, err, tt.want)
 			}
 		}
-		if got, err := nobodyCan("ls", filepath.Join(mnt, "sessions")); allowOther != (err == nil) || bytes.Contains([]byte(got), []byte(otherID)) {
+		if got, err := nobodyCan("ls", filepath.Join(mnt, "sessions")); allowOther != (err == nil) || allowOther && !strings.Contains(got, otherID) {
 			t.Errorf("allow-other %v: nobody listing sessions: %q, %v", allowOther, got, err)
 		}
 	}
