@@ -260,3 +260,93 @@ func TestPrefetcherWindowFollowsBytesRead(t *testing.T) {
 		t.Errorf("window %d after 512 KiB read in 4 KiB pieces, want %d (%d times the bytes read)", pf.window, want, streamFactor)
 	}
 }
+
+// kernelStream returns the reads in which the kernel's read-ahead asks
+// for a stream of n bytes at off that a program reads in order: small
+// at first, then growing fourfold up to 1 MiB.
+func kernelStream(off, n int64) [][2]int64 {
+	var reads [][2]int64
+	for size, at := int64(16<<10), off; at < off+n; size = min(4*size, 1<<20) {
+		reads = append(reads, [2]int64{at, size})
+		at += size
+	}
+	return reads
+}
+
+func TestPrefetcherStrided(t *testing.T) {
+	const mib = 1 << 20
+	// HDF5 reading one column of chunks: 2 MiB in every 12 MiB, each
+	// chunk a few hundred bytes off the even spacing.
+	column := func(i int64) int64 { return mib + 12*mib*i + (i%3)*640 }
+	t.Run("column of chunks", func(t *testing.T) {
+		pf := prefetcher{blockSize: 128 << 10, minWindow: 4 * mib, maxPart: 16 * mib}
+		requested := map[int64]bool{} // blocks requested by readahead
+		gap := 0                      // of them, blocks between chunks, once the pattern is known
+		for i := range int64(20) {
+			for _, r := range kernelStream(column(i), 2*mib) {
+				pf.observe(r[0], r[1], 256*mib)
+				for {
+					from, to, ok := pf.next(1 << 30)
+					if !ok {
+						break
+					}
+					for b := from / pf.blockSize; b*pf.blockSize < to; b++ {
+						requested[b] = true
+						if off := b * pf.blockSize; i >= 3 && (off-mib)%(12*mib) >= 3*mib && (off-mib)%(12*mib) < 12*mib-256<<10 {
+							gap++
+						}
+					}
+					pf.requested(to, to-from)
+					pf.arrived(to - from) // at once: only the pattern limits what is asked
+				}
+			}
+			if i < 3 {
+				continue
+			}
+			// From the fourth chunk on, the next ones are asked for whole,
+			// before the reader gets to them, and the gaps are not.
+			for j := i + 1; j <= i+8 && j < 20; j++ {
+				for off := column(j); off < column(j)+2*mib; off += pf.blockSize {
+					if !requested[off/pf.blockSize] {
+						t.Fatalf("after chunk %d, byte %d of chunk %d is not requested", i, off-column(j), j)
+					}
+				}
+			}
+		}
+		if gap > 0 {
+			t.Errorf("%d blocks requested in the gaps between chunks, far from any chunk", gap)
+		}
+	})
+	t.Run("uneven jumps make no pattern", func(t *testing.T) {
+		pf := prefetcher{blockSize: 128 << 10, minWindow: 4 * mib, maxPart: 16 * mib}
+		for _, off := range []int64{5 * mib, 40 * mib, 61 * mib, 200 * mib, 100 * mib, 130 * mib} {
+			pf.observe(off, 256<<10, 256*mib)
+			if _, _, ok := pf.next(1 << 30); ok || pf.stride != 0 {
+				t.Fatalf("after a read at %d MiB: readahead wanted (stride %d)", off/mib, pf.stride)
+			}
+		}
+	})
+	t.Run("a pattern asks for no more once the reader leaves it", func(t *testing.T) {
+		pf := prefetcher{blockSize: 128 << 10, minWindow: 4 * mib, maxPart: 16 * mib}
+		for i := range int64(4) {
+			pf.observe(column(i), 256<<10, 256*mib)
+		}
+		parts := 0
+		for {
+			from, to, ok := pf.next(1 << 30)
+			if !ok {
+				break
+			}
+			pf.requested(to, to-from)
+			parts++
+		}
+		if parts == 0 || parts > stridedAhead+1 {
+			t.Fatalf("%d streams of the pattern requested, want 1 to %d", parts, stridedAhead+1)
+		}
+		pf.arrived(pf.inflight)
+		pf.observe(900*mib, 256<<10, 256*mib) // elsewhere
+		if from, to, ok := pf.next(1 << 30); ok {
+			t.Errorf("the pattern asked for [%d, %d) after the reader left it", from, to)
+		}
+	})
+}

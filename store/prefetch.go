@@ -44,6 +44,18 @@ type prefetcher struct {
 
 	recent [4]span // the last reads
 	last   int     // number of reads recorded in recent
+
+	// Strided reading: streams that begin at a fixed distance from one
+	// another (HDF5 reading one column of chunks, numpy windows at a fixed
+	// step). Once three in a row do, the next ones are fetched before the
+	// reader gets to them.
+	ended    [3]span // the last streams that ended, newest first
+	stride   int64   // distance between their starts, or 0: no pattern
+	segBase  int64   // where the current stream of the pattern began
+	segLen   int64   // bytes fetched of each stream of the pattern
+	segNext  int     // streams of the pattern requested, counted from segBase
+	cap      int64   // the latest window cap given to observe
+	strideUp bool    // next returned a stream of the pattern
 }
 
 type span struct{ off, end int64 }
@@ -54,6 +66,7 @@ func (pf *prefetcher) observe(off, n, maxWindow int64) {
 	// Within a stream, the kernel may have several reads in flight,
 	// answered in any order.
 	tol := max(4*n, 2<<20)
+	pf.follow(off)
 	switch {
 	case pf.streak >= 2 && off >= pf.end-tol && off <= pf.end+tol:
 		pf.streak++
@@ -75,11 +88,13 @@ func (pf *prefetcher) observe(off, n, maxWindow int64) {
 			pf.window = max(pf.minWindow, growth*pf.window)
 			break
 		}
+		pf.jumped(off)
 		pf.streak = 1
 		pf.start, pf.end = off, off+n
 		pf.window = 0
 		pf.issued = pf.end
 	}
+	pf.cap = maxWindow
 	pf.window = min(pf.window, maxWindow, max(pf.minWindow, streamFactor*(pf.end-pf.start)))
 	pf.recent[pf.last%len(pf.recent)] = span{off, off + n}
 	pf.last++
@@ -96,9 +111,105 @@ func (pf *prefetcher) touches(off, n int64) (start, end int64, ok bool) {
 	return 0, 0, false
 }
 
+// Strided prefetch reaches at most this many streams ahead: enough to
+// keep several GETs in flight while the reader goes through one stream
+// in a few milliseconds (a chunk's column of 2-byte reads), few enough that
+// a pattern that stops soon has fetched little for nothing.
+const stridedAhead = 16
+
+// follow moves the strided pattern on when a read at off reaches one of
+// the streams it foresaw, so that more of them are requested. Reads that
+// come late for an earlier stream (the kernel's read-ahead arrives in any
+// order) leave it where it is.
+func (pf *prefetcher) follow(off int64) {
+	if pf.stride == 0 {
+		return
+	}
+	k := (off - pf.segBase) / pf.stride
+	for _, k := range []int64{k, k + 1} {
+		if k >= 1 && near(off, pf.segBase+k*pf.stride, strideTolerance) {
+			pf.segBase = off
+			pf.segNext = max(0, pf.segNext-int(k))
+			return
+		}
+	}
+}
+
+// jumped is told that a read at off begins a new stream. When the last
+// four starts (three streams that ended and this one) are evenly spaced,
+// each stream shorter than the space between them, they make a strided
+// pattern, which replaces the one before; three would be met by chance
+// among random reads too often. A stream that starts where the pattern
+// said (see follow) teaches it how long its streams are.
+func (pf *prefetcher) jumped(off int64) {
+	copy(pf.ended[1:], pf.ended[:])
+	pf.ended[0] = span{pf.start, pf.end}
+	if pf.last == 0 {
+		return
+	}
+	var seen int64 // the longest of the streams that ended
+	for _, e := range pf.ended {
+		seen = max(seen, e.end-e.off)
+	}
+	if pf.stride != 0 && off == pf.segBase {
+		pf.segLen = max(pf.segLen, min(seen, abs(pf.stride)))
+		return
+	}
+	stride := off - pf.ended[0].off
+	if pf.ended[2].end == 0 || seen >= abs(stride) || abs(stride) < 2*pf.blockSize {
+		return // streams that touch are one stream; tiny steps are the kernel's own
+	}
+	for i := range len(pf.ended) - 1 {
+		if !near(pf.ended[i].off-pf.ended[i+1].off, stride, strideTolerance) {
+			return
+		}
+	}
+	// The mean spacing: chunks a few bytes off would otherwise make the
+	// streams foreseen far ahead drift from where they are.
+	stride = (off - pf.ended[len(pf.ended)-1].off) / int64(len(pf.ended))
+	pf.stride, pf.segBase, pf.segLen, pf.segNext = stride, off, seen, 0
+}
+
+// strideTolerance is how far a stream may start from where the pattern
+// says: HDF5 places chunks a few bytes off the even spacing, and the
+// kernel's read-ahead starts at a page.
+const strideTolerance = 64 << 10
+
+func near(a, b, tol int64) bool { return abs(a-b) <= tol }
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// nextStrided returns the next stream of the strided pattern to request,
+// from the current one on, within stridedAhead streams and the window cap.
+func (pf *prefetcher) nextStrided(size int64) (from, to int64, ok bool) {
+	if pf.stride == 0 || pf.segNext > stridedAhead {
+		return 0, 0, false
+	}
+	if pf.inflight > 0 && pf.inflight+pf.segLen > max(pf.cap, pf.segLen) {
+		return 0, 0, false
+	}
+	start := pf.segBase + int64(pf.segNext)*pf.stride
+	from = max(0, start-start%pf.blockSize)
+	to = min(size, start+pf.segLen+pf.blockSize)
+	if from >= to {
+		return 0, 0, false
+	}
+	return from, to, true
+}
+
 // next returns the next part [from, to) of an object of size bytes to
 // request, or ok false when enough is requested for now.
 func (pf *prefetcher) next(size int64) (from, to int64, ok bool) {
+	if from, to, ok := pf.nextStrided(size); ok {
+		pf.strideUp = true
+		return from, to, true
+	}
+	pf.strideUp = false
 	if pf.window <= 0 || pf.inflight >= pf.window {
 		return 0, 0, false
 	}
@@ -109,11 +220,17 @@ func (pf *prefetcher) next(size int64) (from, to int64, ok bool) {
 		return 0, 0, false
 	}
 	from = max(pf.issued, pf.end)
-	if from >= min(pf.end+2*pf.window, size) {
+	limit, to := min(pf.end+2*pf.window, size), size
+	if seg := pf.segBase + pf.segLen + pf.blockSize; pf.stride != 0 && pf.end <= seg {
+		// A stream of a strided pattern is fetched whole by nextStrided;
+		// reading ahead past its end would fetch the gap.
+		limit, to = min(limit, seg), min(size, seg)
+	}
+	if from >= limit {
 		return 0, 0, false
 	}
 	from -= from % pf.blockSize
-	return from, min(from+part, size), true
+	return from, min(from+part, to), true
 }
 
 // part returns the length of the next readahead GET. A wide window is
@@ -129,7 +246,11 @@ func (pf *prefetcher) part() int64 {
 // requested records that readahead of [from, to) was asked for, need
 // bytes of it from the backend (the rest was cached or on its way).
 func (pf *prefetcher) requested(to, need int64) {
-	pf.issued = max(pf.issued, to)
+	if pf.strideUp {
+		pf.segNext++
+	} else {
+		pf.issued = max(pf.issued, to)
+	}
 	pf.inflight += need
 }
 

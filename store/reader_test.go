@@ -638,3 +638,64 @@ func TestLendLocal(t *testing.T) {
 	}
 	l.Release()
 }
+
+// TestStridedReadsFetchedAhead reads one column of chunks the way the
+// kernel asks for it when HDF5 reads a column element by element: a
+// short stream of reads at the start of each chunk, chunks evenly spaced
+// through the object. Once the pattern shows, each chunk ahead is fetched
+// whole by one GET before the reader gets there, and nothing between them.
+func TestStridedReadsFetchedAhead(t *testing.T) {
+	const (
+		chunk  = 512 << 10
+		stride = 8 << 20
+		chunks = 20
+		first  = 1 << 20
+		size   = first + chunks*stride
+	)
+	f := newFixture(t, size, store.Options{})
+	r := f.st.Open(f.obj, f.info)
+	defer r.Close()
+	start := func(i int) int64 { return first + int64(i)*stride + int64(i%3)*512 }
+	for i := range chunks {
+		at := start(i)
+		for size := int64(16 << 10); at < start(i)+chunk; size = min(4*size, 1<<20) {
+			buf := make([]byte, size)
+			n, err := r.ReadAt(context.Background(), buf, at)
+			if err != nil || !bytes.Equal(buf[:n], f.data[at:at+int64(n)]) {
+				t.Fatalf("read of chunk %d at %d: %v or wrong bytes", i, at, err)
+			}
+			at += size
+		}
+	}
+	f.idle(t)
+
+	// Which GETs brought each chunk's bytes.
+	var fetched int64
+	gets := make([][]string, chunks)
+	for _, req := range f.srv.Requests() {
+		if req.Op != "GetObject" {
+			continue
+		}
+		var from, to int64
+		if _, err := fmt.Sscanf(req.Range, "bytes=%d-%d", &from, &to); err != nil {
+			t.Fatalf("GET without a range: %q", req.Range)
+		}
+		fetched += to + 1 - from
+		for i := range chunks {
+			if from < start(i)+chunk && to >= start(i) {
+				gets[i] = append(gets[i], req.Range)
+			}
+		}
+	}
+	for i := 4; i < chunks; i++ {
+		if len(gets[i]) != 1 {
+			t.Errorf("chunk %d (bytes %d-%d) came in %d GETs %v, want one fetching it ahead", i, start(i), start(i)+chunk-1, len(gets[i]), gets[i])
+		}
+	}
+	// The first chunks are read as streams of their own, whose readahead
+	// reaches a few chunks past them; from the pattern on, the gaps are
+	// left alone.
+	if fetched > size/2 {
+		t.Errorf("fetched %d bytes of %d to read %d chunks of %d: the gaps between them were fetched too", fetched, size, chunks, chunk)
+	}
+}
