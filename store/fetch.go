@@ -101,6 +101,9 @@ func (s *Store) windowCap() int64 {
 // be fetched by one GET of at most PartSize.
 func (s *Store) plan(r *Reader, info ObjectInfo, off, end int64) ([]slot, []*fetch) {
 	slots, fetches, bytes, _ := s.cache.claim(s.blocksOf(r, info, off, end))
+	for _, f := range fetches {
+		s.unforeseen.Add(int64(len(f.blocks)))
+	}
 	for _, sl := range slots {
 		if sl.blk != nil {
 			s.hits.Add(1)

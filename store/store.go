@@ -113,7 +113,10 @@ type Stats struct {
 	BytesFetched int64 // bytes received from backends by reads
 	CacheHits    int64 // blocks a read found cached
 	CacheMisses  int64 // blocks a read had to wait for
-	BytesServed  int64 // bytes returned by Reader.ReadAt
+	// Unforeseen are the blocks of CacheMisses that no readahead had
+	// asked for: the read fetched them itself.
+	Unforeseen  int64
+	BytesServed int64 // bytes returned by Reader.ReadAt
 	// BytesFromCache are the bytes of BytesServed that a read found in
 	// blocks already cached (CacheHits), not waited for.
 	BytesFromCache int64
@@ -144,8 +147,8 @@ type Store struct {
 	readers  atomic.Int64 // open readers of cached objects
 	inflight atomic.Int64 // bytes requested from backends and not yet received
 
-	requests, fetched, hits, misses, served, prefetched atomic.Int64
-	fromCache                                           atomic.Int64
+	requests, fetched, hits, misses, unforeseen, served, prefetched atomic.Int64
+	fromCache                                                       atomic.Int64
 }
 
 // New returns a Store; zero options take their defaults.
@@ -209,6 +212,7 @@ func (s *Store) Stats() Stats {
 		BytesFetched:    s.fetched.Load(),
 		CacheHits:       s.hits.Load(),
 		CacheMisses:     s.misses.Load(),
+		Unforeseen:      s.unforeseen.Load(),
 		BytesServed:     s.served.Load(),
 		BytesFromCache:  s.fromCache.Load(),
 		PrefetchBytes:   s.prefetched.Load(),

@@ -109,6 +109,7 @@ func (m *Metrics) Watch(src Sources) {
 		gauge("aindfs_cache_used_bytes", "Bytes of blocks in the cache now.", stat(func(s store.Stats) int64 { return s.CachedBytes })),
 		counter("aindfs_cache_hits_total", "Blocks a read found in the cache.", stat(func(s store.Stats) int64 { return s.CacheHits })),
 		counter("aindfs_cache_misses_total", "Blocks a read had to wait for.", stat(func(s store.Stats) int64 { return s.CacheMisses })),
+		counter("aindfs_cache_unforeseen_total", "Blocks a read had to fetch itself: no readahead had asked for them.", stat(func(s store.Stats) int64 { return s.Unforeseen })),
 		counter("aindfs_read_bytes_total", "Bytes handed to readers by the store.", stat(func(s store.Stats) int64 { return s.BytesServed })),
 		counter("aindfs_cache_bytes_total", "Bytes handed to readers from blocks already in the cache.", stat(func(s store.Stats) int64 { return s.BytesFromCache })),
 		counter("aindfs_disk_cache_hits_total", "Blocks read back from the disk cache.", stat(func(s store.Stats) int64 { return s.DiskHits })),
