@@ -141,7 +141,7 @@ stats shows what the mount has done.`,
 	cmd.Flags().BoolVar(&allowOther, "allow-other", false, "let other users read the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	cmd.Flags().StringVar(&readAhead, "read-ahead", formatSize(fs.DefaultReadAhead), "how far the kernel reads ahead of a sequential reader")
 	cmd.Flags().StringVar(&directIO, "direct-io", "off", "S3 files of at least this size (such as 16MiB) bypass the kernel's page cache and are served from the block cache alone: less CPU for cp and cat, but a round trip to aindfs for every read, which makes programs that read a few bytes at a time (h5py) many times slower; off: every file keeps the page cache")
-	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics, and Go's profiles at /debug/pprof/ (off when empty)")
 	cmd.Flags().BoolVar(&background, "background", false, "return once the mount serves (exit 0) or with the reason it could not; the mount goes on in its own process, logging to --log-file (without one, its log is discarded)")
 	cmd.Flags().IntVar(&maxBackground, "max-background", fs.DefaultMaxBackground, "read-ahead requests the kernel may have in flight")
 	cmd.Flags().IntVar(&listingEntries, "listing-cache", fs.DefaultListingEntries, "entries of folder listings kept in memory (about 1 KiB each); the least recently used folders are listed again when next asked")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,6 +62,11 @@ func (g *globals) watchMount(src *sources, m *fs.Mount, addr string) (func(), er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", src.metrics.Handler())
+	// Go's profiles, for finding where a slow mount spends its time:
+	// go tool pprof http://HOST:PORT/debug/pprof/profile?seconds=10
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	g.log.Info("serving metrics", "url", "http://"+l.Addr().String()+"/metrics")

@@ -168,6 +168,20 @@ func TestStatsCountReads(t *testing.T) {
 	if budget := count("aindfs_cache_budget_bytes", ""); budget != 64<<20 {
 		t.Errorf("cache budget in the metrics %v", budget)
 	}
+
+	// Beside the metrics, Go's profiles of the mount.
+	base := strings.TrimSuffix(addr[1], "/metrics")
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/profile?seconds=1"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) == 0 {
+			t.Errorf("GET %s: %s, %d bytes", path, resp.Status, len(body))
+		}
+	}
 }
 
 func isErrno(err error, e syscall.Errno) bool {
