@@ -106,8 +106,12 @@ type DiskCache struct {
 	room      sync.Cond
 	pending   []diskWrite
 	heldBytes int64 // of the pending blocks held in memory
+	pendBytes int64 // of all pending blocks, held or by key
 	closed    bool
-	wait      bool // a full backlog makes put wait rather than keep only the key
+	// waitAbove, when set, makes put wait while the backlog holds as many
+	// bytes, rather than let it grow past what the memory cache surely
+	// still has when the writers get there.
+	waitAbove int64
 	writers   sync.WaitGroup
 
 	hits, written, dropped, corrupt atomic.Int64
@@ -125,6 +129,7 @@ type diskWrite struct {
 	k    blockKey
 	size int64 // the object's
 	blk  *block
+	cost int64 // of the block's buffer
 }
 
 // Defaults and limits of the disk tier.
@@ -149,6 +154,9 @@ const (
 	// diskBatch is the most blocks a writer takes at once: those of one
 	// segment are written under one lock, with one header.
 	diskBatch = 64
+	// diskAhead is how often, in blocks, a read of a segment asks the
+	// system to read the next 2*diskAhead blocks of it ahead.
+	diskAhead = 8
 	// diskCredit is the most a process reserves of the folder's size at
 	// once (a sixteenth of a small folder).
 	diskCredit = 8 << 20
@@ -562,6 +570,9 @@ func (d *DiskCache) readSlot(f *os.File, seg segment, slot int64, p []byte) (boo
 	case int(r.len) != len(p):
 		return false, fmt.Sprintf("block of %d bytes, want %d", r.len, len(p))
 	}
+	if slot%diskAhead == 0 {
+		willNeed(f, d.slotOffset(slot), min(2*diskAhead, seg.slots-slot)*d.cache.blockSize)
+	}
 	if n, err := f.ReadAt(p, d.slotOffset(slot)); n < len(p) {
 		return false, fmt.Sprintf("block cut short at %d bytes: %v", n, err)
 	}
@@ -601,8 +612,7 @@ func (d *DiskCache) drop(f *os.File, seg segment, slot int64) {
 	}
 	// Best effort: a filesystem without holes keeps the bytes until the
 	// file goes, counted then as the records say.
-	const punchHole = 0x2 | 0x1 // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-	syscall.Fallocate(int(f.Fd()), punchHole, d.slotOffset(slot), diskCost(int64(r.len)))
+	punchHole(f, d.slotOffset(slot), diskCost(int64(r.len)))
 	d.locked(func(size int64) (int64, error) { return size - diskCost(int64(r.len)), nil })
 }
 
@@ -637,24 +647,25 @@ func (d *DiskCache) removeSegment(name string, force bool) (int64, bool) {
 
 // put queues block k of an object of size bytes for writing, taking a
 // reference on blk while it waits. When the backlog holds diskBacklog
-// bytes already, only the key waits (or, with wait set, put waits for
-// room); when writing has stopped, the block is not written.
+// bytes already, only the key waits (see waitAbove); when writing has
+// stopped, the block is not written.
 func (d *DiskCache) put(k blockKey, size int64, blk *block) {
 	d.pendMu.Lock()
 	defer d.pendMu.Unlock()
-	for d.wait && d.heldBytes >= diskBacklog && !d.closed && !d.failed.Load() {
+	for d.waitAbove > 0 && d.pendBytes >= d.waitAbove && !d.closed && !d.failed.Load() {
 		d.room.Wait()
 	}
 	if d.closed || d.failed.Load() || len(d.pending) >= diskBacklogKeys {
 		d.dropped.Add(1)
 		return
 	}
-	w := diskWrite{k: k, size: size}
+	w := diskWrite{k: k, size: size, cost: blk.cost}
 	if d.heldBytes < diskBacklog {
 		blk.refs.Add(1)
 		w.blk = blk
 		d.heldBytes += blk.cost
 	}
+	d.pendBytes += w.cost
 	d.pending = append(d.pending, w)
 	d.work.Signal()
 }
@@ -678,9 +689,10 @@ func (d *DiskCache) writeBehind() {
 		d.pending = d.pending[n:]
 		d.pendMu.Unlock()
 
-		var held int64
+		var held, taken int64
 		for i := range batch {
 			w := &batch[i]
+			taken += w.cost
 			if w.blk != nil {
 				held += w.blk.cost
 			} else if w.blk = d.cache.peek(w.k); w.blk == nil {
@@ -704,12 +716,11 @@ func (d *DiskCache) writeBehind() {
 			}
 			batch[i] = diskWrite{}
 		}
-		if held > 0 {
-			d.pendMu.Lock()
-			d.heldBytes -= held
-			d.room.Broadcast()
-			d.pendMu.Unlock()
-		}
+		d.pendMu.Lock()
+		d.heldBytes -= held
+		d.pendBytes -= taken
+		d.room.Broadcast()
+		d.pendMu.Unlock()
 	}
 }
 

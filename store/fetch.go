@@ -210,10 +210,17 @@ func (s *Store) run(f *fetch, obj URI, info ObjectInfo) {
 	arrived := func(p *pendingBlock, blk *block, fromS3 bool) {
 		n := int64(len(blk.data))
 		s.inflight.Add(-n)
-		if fromS3 && s.disk != nil {
-			s.disk.put(p.key, info.Size, blk)
+		// Queued for the disk once cached, so that a writer that finds
+		// only its key finds it; the extra reference keeps it until then.
+		toDisk := fromS3 && s.disk != nil
+		if toDisk {
+			blk.refs.Add(1)
 		}
 		c.complete(p, blk)
+		if toDisk {
+			s.disk.put(p.key, info.Size, blk)
+			c.release(blk)
+		}
 		if f.owner != nil {
 			left -= n
 			f.owner.arrived(n, true)

@@ -176,7 +176,11 @@ func New(opts Options) *Store {
 		if err != nil {
 			opts.Logger.Warn("cache folder unusable; going on with the memory cache only", "cause", err)
 		} else {
-			d.wait = opts.DiskWait
+			if opts.DiskWait {
+				// Blocks waiting by key are then the newest half of
+				// the cache: none is evicted before its turn.
+				d.waitAbove = max(diskBacklog, opts.CacheBytes/2)
+			}
 			d.cache = s.cache
 			s.disk = d
 		}
