@@ -99,6 +99,14 @@ type DiskCache struct {
 	failed   atomic.Bool // writing stopped after a failure
 	failOnce sync.Once
 
+	// known holds, by segment file, the records last read from its
+	// header. A block's record never changes (its bytes are those of one
+	// version of an object), so a read of a block known to be there skips
+	// the header; what a check then finds wrong is checked again against
+	// the header itself.
+	knownMu sync.Mutex
+	known   map[string][]slotRecord
+
 	// The write-behind backlog, oldest first. work is signalled when
 	// writes arrive or the cache closes, room when held bytes are written.
 	pendMu    sync.Mutex
@@ -170,6 +178,9 @@ const (
 	// staleTemp is the age after which a temporary file is taken for the
 	// leftover of a process that died while writing it.
 	staleTemp = 10 * time.Minute
+	// diskKnown bounds the segments whose records are kept in memory
+	// (1 KiB each for 128 KiB blocks).
+	diskKnown = 1024
 	// touchAge is how old a file's mtime must be for a hit to touch it:
 	// eviction needs no finer order, and touching costs a write.
 	touchAge = time.Second
@@ -529,7 +540,7 @@ func (d *DiskCache) get(k blockKey, size int64, p []byte) bool {
 		return false
 	}
 	defer f.Close()
-	found, why := d.readSlot(f, seg, slot, p)
+	found, why := d.readSlot(f, seg, slot, p, false)
 	if why != "" {
 		// A writer may have been changing the header as it was read:
 		// look again with writers kept out before dropping anything.
@@ -537,7 +548,7 @@ func (d *DiskCache) get(k blockKey, size int64, p []byte) bool {
 			return false
 		}
 		defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		if found, why = d.readSlot(f, seg, slot, p); why != "" {
+		if found, why = d.readSlot(f, seg, slot, p, true); why != "" {
 			d.corrupt.Add(1)
 			d.log.Warn("cache folder: dropped a damaged block; it is fetched again", "file", path, "block", k.index, "cause", why)
 			d.drop(f, seg, slot)
@@ -557,13 +568,22 @@ func (d *DiskCache) get(k blockKey, size int64, p []byte) bool {
 }
 
 // readSlot reads the block in slot of seg from f into p. It reports
-// whether the slot holds it, or why it is damaged.
-func (d *DiskCache) readSlot(f *os.File, seg segment, slot int64, p []byte) (bool, string) {
-	recs, why := readHeader(f, seg)
-	if why != "" {
-		return false, why
+// whether the slot holds it, or why it is damaged. Unless fresh is set,
+// a record read before stands for the header.
+func (d *DiskCache) readSlot(f *os.File, seg segment, slot int64, p []byte, fresh bool) (bool, string) {
+	var r slotRecord
+	if !fresh {
+		r = d.knownRecord(seg.name, slot)
 	}
-	r := recs[slot]
+	if r.len == 0 {
+		recs, why := readHeader(f, seg)
+		if why != "" {
+			d.remember(seg.name, nil)
+			return false, why
+		}
+		d.remember(seg.name, recs)
+		r = recs[slot]
+	}
 	switch {
 	case r.len == 0:
 		return false, ""
@@ -580,6 +600,32 @@ func (d *DiskCache) readSlot(f *os.File, seg segment, slot int64, p []byte) (boo
 		return false, "checksum mismatch"
 	}
 	return true, ""
+}
+
+// knownRecord returns the record of slot of the segment file name read
+// before, or an empty one.
+func (d *DiskCache) knownRecord(name string, slot int64) slotRecord {
+	d.knownMu.Lock()
+	defer d.knownMu.Unlock()
+	if recs := d.known[name]; slot < int64(len(recs)) {
+		return recs[slot]
+	}
+	return slotRecord{}
+}
+
+// remember keeps recs as the records of the segment file name (none:
+// forgets them).
+func (d *DiskCache) remember(name string, recs []slotRecord) {
+	d.knownMu.Lock()
+	defer d.knownMu.Unlock()
+	if recs == nil {
+		delete(d.known, name)
+		return
+	}
+	if d.known == nil || len(d.known) >= diskKnown {
+		d.known = make(map[string][]slotRecord)
+	}
+	d.known[name] = recs
 }
 
 // drop removes a damaged block from f, locked by the caller: the slot's
@@ -607,6 +653,7 @@ func (d *DiskCache) drop(f *os.File, seg segment, slot int64) {
 	f = w
 	r := recs[slot]
 	recs[slot] = slotRecord{}
+	d.remember(seg.name, nil)
 	if _, err := f.WriteAt(encodeHeader(seg.key, recs), 0); err != nil {
 		return
 	}
@@ -639,6 +686,7 @@ func (d *DiskCache) removeSegment(name string, force bool) (int64, bool) {
 	if os.Remove(d.path(name)) != nil {
 		return 0, false
 	}
+	d.remember(name, nil)
 	if why != "" {
 		return 0, true // its count is unknown: kept until a recount
 	}
