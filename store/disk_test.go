@@ -13,33 +13,16 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/store"
 	"github.com/aind/aindfs/store/s3test"
 )
 
 const diskBS = 64 << 10
 
-// logBuffer collects a Store's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // diskStore returns a Store reading srv's objects with a disk cache of
 // limit bytes in dir, and a small memory cache, so that reads go to disk.
-func diskStore(t *testing.T, srv *s3test.Server, dir string, limit int64, log *logBuffer) *store.Store {
+func diskStore(t *testing.T, srv *s3test.Server, dir string, limit int64, log *logtest.Buffer) *store.Store {
 	t.Helper()
 	opts := store.Options{S3: srv.Backend(t), BlockSize: diskBS, CacheBytes: 1 << 20, DiskDir: dir, DiskBytes: limit}
 	if log != nil {
@@ -195,7 +178,7 @@ func TestDiskCacheDamagedBlock(t *testing.T) {
 			tc.damage(t, files[0])
 
 			srv.ResetLog()
-			log := &logBuffer{}
+			log := &logtest.Buffer{}
 			second := diskStore(t, srv, dir, 64<<20, log)
 			readAll(t, second, obj, info, data)
 			if gets := srv.Count("GetObject"); gets != tc.gets {
@@ -337,7 +320,7 @@ func TestDiskCacheFull(t *testing.T) {
 	data := randomBytes(2<<20, 35)
 	etag := srv.PutObject("bucket", "raw/data.bin", data)
 	obj, info := store.S3("bucket", "raw/data.bin"), store.ObjectInfo{Size: int64(len(data)), ETag: etag}
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	st := diskStore(t, srv, dir, 64<<20, log)
 	for range 3 {
 		readAll(t, st, obj, info, data)
@@ -360,7 +343,7 @@ func TestDiskCacheFolderDeleted(t *testing.T) {
 	other := randomBytes(1<<20, 37)
 	otherETag := srv.PutObject("bucket", "raw/b.bin", other)
 	dir := t.TempDir()
-	log := &logBuffer{}
+	log := &logtest.Buffer{}
 	st := diskStore(t, srv, dir, 64<<20, log)
 	readAll(t, st, store.S3("bucket", "raw/a.bin"), store.ObjectInfo{Size: int64(len(data)), ETag: etag}, data)
 	// As rm -r does it: a file the Store writes meanwhile may make a pass

@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aind/aindfs/internal/logtest"
 	"github.com/aind/aindfs/internal/sample"
 	"github.com/aind/aindfs/store/s3test"
 )
@@ -104,24 +103,6 @@ func TestPrefetchFillsDiskCache(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer written by a command while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPrefetchInterrupted: Ctrl-C during a prefetch ends it promptly with
 // a message saying how far it got, and exit status 1.
 func TestPrefetchInterrupted(t *testing.T) {
@@ -132,7 +113,7 @@ func TestPrefetchInterrupted(t *testing.T) {
 	signal.Notify(guard, os.Interrupt)
 	defer signal.Stop(guard)
 
-	var out, errOut syncBuffer
+	var out, errOut logtest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"prefetch", "--data", "", "--cache-dir", t.TempDir(), "--jobs", "1", "sessions/" + sample.SessionID + "/raw"}, &out, &errOut)
