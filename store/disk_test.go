@@ -93,12 +93,7 @@ func TestDiskCacheSurvivesRestart(t *testing.T) {
 		t.Fatalf("first Store wrote %d blocks to disk and skipped %d, want all %d", st.DiskWrites, st.DiskSkipped, blocks)
 	}
 
-	srv.ResetLog()
-	second := diskStore(t, srv, dir, 64<<20, nil)
-	readAll(t, second, obj, info, data)
-	if gets := srv.Count("GetObject"); gets != 0 {
-		t.Errorf("second Store made %d GETs for an object on disk, want 0", gets)
-	}
+	second := rereadFromDisk(t, srv, dir, 64<<20, obj, info, data)
 	if st := second.Stats(); st.DiskHits != int64(blocks) {
 		t.Errorf("second Store read %d blocks from disk, want %d", st.DiskHits, blocks)
 	}
@@ -131,12 +126,21 @@ func TestDiskCacheBacklog(t *testing.T) {
 	if st := first.Stats(); st.DiskWrites != blocks || st.DiskSkipped != 0 {
 		t.Fatalf("%d blocks written to disk and %d skipped, want all %d written", st.DiskWrites, st.DiskSkipped, blocks)
 	}
+	rereadFromDisk(t, srv, dir, 256<<20, obj, info, data)
+}
+
+// rereadFromDisk reads obj whole through a new Store on the disk folder
+// dir, which should hold all of it: the bytes are checked and no GET may
+// reach srv. It returns the Store, for its counts.
+func rereadFromDisk(t *testing.T, srv *s3test.Server, dir string, limit int64, obj store.URI, info store.ObjectInfo, data []byte) *store.Store {
+	t.Helper()
 	srv.ResetLog()
-	second := diskStore(t, srv, dir, 256<<20, nil)
-	readAll(t, second, obj, info, data)
+	st := diskStore(t, srv, dir, limit, nil)
+	readAll(t, st, obj, info, data)
 	if gets := srv.Count("GetObject"); gets != 0 {
-		t.Errorf("%d GETs for an object written whole to disk, want 0", gets)
+		t.Errorf("a new Store made %d GETs for an object written whole to disk, want 0", gets)
 	}
+	return st
 }
 
 // TestDiskCacheDamagedBlock: a block whose bytes changed on disk, or that
